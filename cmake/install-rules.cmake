@@ -1,0 +1,37 @@
+include(CMakePackageConfigHelpers)
+
+set(pprocess_config_dir "${CMAKE_INSTALL_LIBDIR}/cmake/pprocess")
+
+install(TARGETS pprocess EXPORT pprocessTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT pprocessTargets
+  NAMESPACE pprocess::
+  DESTINATION ${pprocess_config_dir})
+
+configure_package_config_file(cmake/pprocessConfig.cmake.in
+  "${PROJECT_BINARY_DIR}/pprocessConfig.cmake"
+  INSTALL_DESTINATION ${pprocess_config_dir})
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/pprocessConfigVersion.cmake"
+  COMPATIBILITY SameMajorVersion)
+install(FILES
+  "${PROJECT_BINARY_DIR}/pprocessConfig.cmake"
+  "${PROJECT_BINARY_DIR}/pprocessConfigVersion.cmake"
+  DESTINATION ${pprocess_config_dir})
+
+# pkg-config: cereal is header-only and ships no .pc file, so its include
+# directory is passed as a flag.
+get_target_property(pprocess_cereal_includes cereal::cereal INTERFACE_INCLUDE_DIRECTORIES)
+list(JOIN pprocess_cereal_includes " -I" pprocess_cereal_cflags)
+set(pprocess_cereal_cflags "-I${pprocess_cereal_cflags}")
+configure_file(cmake/pprocess.pc.in "${PROJECT_BINARY_DIR}/pprocess.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/pprocess.pc"
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Build-tree export, for projects that use pprocess through add_subdirectory
+# or FetchContent and export targets that depend on it.
+export(EXPORT pprocessTargets NAMESPACE pprocess::
+  FILE "${PROJECT_BINARY_DIR}/pprocessTargets.cmake")

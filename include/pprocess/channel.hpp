@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Channels and the low-level way to create processes.
+///
+///     auto ch = pprocess::start(
+///         [](pprocess::Channel& ch, int n) { ch.send(n * n); }, 7);
+///     int r = ch.receive<int>();  // 49, computed in another process
+///
+///     pprocess::Channel ch = pprocess::create();
+///     if (ch.pid() == 0) {        // in the created process
+///       ch.send(std::string("hello"));
+///       pprocess::exit(ch);
+///     }
+///     auto s = ch.receive<std::string>();
+///
+/// A Channel is one end of a UNIX socket pair between a creator and the
+/// process it created. Values are typed: each frame names the type it
+/// carries, and receiving another type is a ChannelError naming both.
+///
+/// Sharp edges:
+/// - A created process is a fork() of its creator without exec: it runs a
+///   copy of the creator's memory, including locks other threads held at the
+///   fork. Create processes before starting threads, or read
+///   docs/fork-safety.md.
+/// - The created process ends with `_exit`: no `atexit` handlers, no static
+///   destructors. `pprocess::exit` and the library's own wrappers flush
+///   stdio and the standard C++ streams first.
+
+#include <sys/types.h>  // pid_t
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <pprocess/detail/child.hpp>
+#include <pprocess/detail/unique_fd.hpp>
+#include <pprocess/detail/wire.hpp>
+#include <pprocess/error.hpp>
+
+namespace pprocess {
+
+class Channel;
+
+namespace detail {
+struct channel_access;
+}  // namespace detail
+
+/// One end of a two-way channel between a creator and a created process.
+///
+/// Move-only; closes its descriptor on destruction. In the creator, the
+/// channel also owns the created process: a receive that finds the process
+/// dead reports how it ended (ProcessError), and the process is reaped.
+class [[nodiscard]] Channel {
+ public:
+  Channel() noexcept = default;
+  Channel(Channel&&) noexcept = default;
+  Channel& operator=(Channel&&) noexcept = default;
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+  ~Channel() = default;
+
+  /// 0 in the created process; the created process's pid in the creator.
+  [[nodiscard]] pid_t pid() const noexcept { return child_.pid(); }
+
+  /// Sends `value` to the peer.
+  ///
+  /// @throws ChannelError the peer closed its end (never SIGPIPE), or the
+  ///         channel is closed
+  template <class T>
+    requires serializable<T>
+  void send(const T& value);
+
+  /// Receives the next value, which must be a `T`.
+  ///
+  /// Blocks until a whole frame arrived.
+  /// @throws RemoteError  the peer sent an exception (its callable threw)
+  /// @throws ProcessError the created process ended without sending
+  /// @throws ChannelError the peer sent another type (the message names
+  ///         both), hung up, or sent a frame that does not decode
+  template <class T>
+    requires serializable<T>
+  [[nodiscard]] T receive();
+
+  /// Closes the channel; the peer's next receive sees the end.
+  void close() noexcept;
+
+  /// The socket's descriptor, for the user's own poll loops; -1 if closed.
+  [[nodiscard]] int fileno() const noexcept { return fd_.get(); }
+
+  /// Whether the channel is open.
+  explicit operator bool() const noexcept { return fd_.valid(); }
+
+ private:
+  friend struct detail::channel_access;
+
+  Channel(detail::unique_fd fd, detail::child process) noexcept
+      : fd_(std::move(fd)), child_(std::move(process)) {}
+
+  // The non-template half of send/receive, in src/channel.cpp.
+  void send_parts(std::span<const std::span<const char>> parts);
+  detail::frame_header receive_header(std::string_view expected_name,
+                                      std::uint64_t expected_hash);
+  void receive_payload(void* data, std::size_t size);
+  void receive_payload(std::vector<char>& buffer, std::size_t size);
+  [[noreturn]] void throw_malformed(std::string_view type,
+                                    std::string_view why) const;
+
+  detail::unique_fd fd_;
+  detail::child child_;
+  std::vector<char> buffer_;  // cereal's encodings, reused between frames
+};
+
+/// Creates a process (fork); both sides get their end of a new channel.
+///
+/// `pid()` of the returned channel is 0 in the created process, which must
+/// leave through `pprocess::exit(channel)`.
+/// @throws Error fork() or socketpair() failed (the message says why)
+[[nodiscard]] Channel create();
+
+/// Ends the created process: closes `channel`, flushes stdio and the C++
+/// streams, then `_exit(status)` (no atexit handlers, no static destructors).
+[[noreturn]] void exit(Channel& channel, int status = 0);
+
+namespace detail {
+
+/// Runs `body` as the whole life of a created process: an exception that
+/// escapes it is sent over `channel` as a RemoteError payload, then the
+/// process exits: status 0 once the result or the exception was delivered,
+/// 1 when even the exception could not be sent.
+template <class Body>
+[[noreturn]] void run_created(Channel& channel, Body&& body) noexcept;
+
+/// Sends the exception being handled over `channel`, best effort; false
+/// when it could not be sent.
+bool send_current_exception(Channel& channel) noexcept;
+
+}  // namespace detail
+
+/// The lvalue through which a created process sees an argument of type `T`.
+template <class T>
+using stored_arg_t = std::decay_t<T>&;
+
+/// True when `fn` can be the body of a created process started with `Args`.
+template <class F, class... Args>
+concept start_callable = std::invocable < std::decay_t<F>
+&, Channel&, stored_arg_t<Args>... > ;
+
+/// Runs `fn(channel, args...)` in a newly created process.
+///
+/// The created process sees the caller's memory as it was at the call; its
+/// own changes stay its own. If `fn` throws, the exception reaches the
+/// creator's next `receive()` on the returned channel as RemoteError. When
+/// `fn` returns, the process flushes its streams and ends with `_exit(0)`.
+///
+/// @returns the creator's end of the channel; `pid()` is the created pid
+/// @throws Error fork() or socketpair() failed
+template <class F, class... Args>
+  requires start_callable<F, Args...>
+[[nodiscard]] Channel start(F&& fn, Args&&... args);
+
+// ---------------------------------------------------------------------------
+// Implementation.
+
+namespace detail {
+
+struct channel_access {
+  static Channel make(unique_fd fd, child process) noexcept {
+    return Channel(std::move(fd), std::move(process));
+  }
+  static child& process(Channel& channel) noexcept { return channel.child_; }
+  static void send_frame(Channel& channel, std::span<const char> frame) {
+    const std::span<const char> parts[] = {frame};
+    channel.send_parts(parts);
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+  requires serializable<T>
+void Channel::send(const T& value) {
+  constexpr std::string_view name = detail::type_name<T>();
+  std::span<const char> payload;
+  if constexpr (detail::raw_value<T>) {
+    payload = {reinterpret_cast<const char*>(&value), sizeof(T)};
+  } else if constexpr (detail::raw_sequence<T>) {
+    using element = typename detail::is_raw_sequence<T>::element;
+    payload = {reinterpret_cast<const char*>(value.data()),
+               value.size() * sizeof(element)};
+  } else {
+    buffer_.clear();
+    detail::cereal_encode(value, buffer_);
+    payload = buffer_;
+  }
+  const detail::frame_header header = detail::header_for<T>(payload.size());
+  const std::span<const char> parts[] = {
+      {reinterpret_cast<const char*>(&header), sizeof header},
+      {name.data(), name.size()},
+      payload};
+  send_parts(parts);
+}
+
+template <class T>
+  requires serializable<T> T Channel::receive() {
+    constexpr std::string_view name = detail::type_name<T>();
+    const detail::frame_header header =
+        receive_header(name, detail::type_fingerprint<T>);
+    T value{};
+    if constexpr (detail::raw_value<T>) {
+      if (header.payload_size != sizeof(T)) {
+        receive_payload(buffer_, header.payload_size);
+        throw_malformed(name, "payload size differs from the type's size");
+      }
+      receive_payload(&value, sizeof(T));
+    } else if constexpr (detail::raw_sequence<T>) {
+      using element = typename detail::is_raw_sequence<T>::element;
+      if (header.payload_size % sizeof(element) != 0) {
+        receive_payload(buffer_, header.payload_size);
+        throw_malformed(name, "payload is not a whole number of elements");
+      }
+      value.resize(header.payload_size / sizeof(element));
+      receive_payload(value.data(), header.payload_size);
+    } else {
+      receive_payload(buffer_, header.payload_size);
+      bool exact = false;
+      try {
+        exact = detail::cereal_decode(std::span<char>(buffer_), value);
+      } catch (const std::exception& e) {
+        throw_malformed(name, e.what());
+      }
+      if (!exact) {
+        throw_malformed(name, "bytes left over after decoding");
+      }
+    }
+    return value;
+  }
+
+template <class Body>
+[[noreturn]] void detail::run_created(Channel& channel, Body&& body) noexcept {
+  int status = 0;
+  try {
+    std::forward<Body>(body)();
+  } catch (...) {
+    status = detail::send_current_exception(channel) ? 0 : 1;
+  }
+  pprocess::exit(channel, status);
+}
+
+template <class F, class... Args>
+  requires start_callable<F, Args...> Channel start(F&& fn, Args&&... args) {
+    Channel channel = create();
+    if (channel.pid() == 0) {
+      detail::run_created(channel, [&] {
+        // Copies, as a deferred start would have made: the callable sees
+        // lvalues it may modify, whatever the caller passed.
+        std::decay_t<F> callable(std::forward<F>(fn));
+        std::tuple<std::decay_t<Args>...> stored(std::forward<Args>(args)...);
+        std::apply([&](auto&... a) { std::invoke(callable, channel, a...); },
+                   stored);
+      });
+    }
+    return channel;
+  }
+
+}  // namespace pprocess

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// How values cross a channel: the frame layout and the choice between raw
+/// bytes and cereal for each type.
+///
+/// A frame is a fixed header, the sender's type name, then the payload:
+///
+///     | magic u32 | kind u8 | version u8 | name_size u16 |
+///     | type fingerprint u64 | payload_size u64 | name bytes | payload |
+///
+/// Trivially-copyable values travel as their own bytes, and so do the
+/// elements of a `std::vector`/`std::string` of them: no encoding step, one
+/// gather write, one read straight into the destination. Everything else is
+/// encoded with cereal's binary archive.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <streambuf>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/deque.hpp>
+#include <cereal/types/list.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/unordered_map.hpp>
+#include <cereal/types/unordered_set.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <pprocess/detail/type_name.hpp>
+
+namespace pprocess::detail {
+
+inline constexpr std::uint32_t frame_magic = 0x31525050;  // "PPR1"
+inline constexpr std::uint8_t frame_version = 1;
+
+enum class frame_kind : std::uint8_t {
+  value = 1,      ///< a value of the named type
+  exception = 2,  ///< an exception that escaped the peer's callable
+};
+
+struct frame_header {
+  std::uint32_t magic = frame_magic;
+  frame_kind kind = frame_kind::value;
+  std::uint8_t version = frame_version;
+  std::uint16_t name_size = 0;
+  std::uint64_t type_hash = 0;
+  std::uint64_t payload_size = 0;
+};
+static_assert(sizeof(frame_header) == 24 &&
+              std::is_trivially_copyable_v<frame_header>);
+
+// ---------------------------------------------------------------------------
+// Which types can travel, and how.
+
+/// A value sent as its own bytes: trivially copyable, not a pointer (an
+/// address means nothing in another process), and not a type that asks for
+/// cereal through its own serialize/save/load functions.
+template <class T>
+concept raw_value = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                    !std::is_member_pointer_v<T> && !std::is_array_v<T> &&
+                    (std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+                     !cereal::traits::is_output_serializable<
+                         T, cereal::BinaryOutputArchive>::value);
+
+template <class T>
+struct is_raw_sequence : std::false_type {};
+template <class U, class A>
+  requires(raw_value<U> && !std::is_same_v<U, bool>)
+struct is_raw_sequence<std::vector<U, A>> : std::true_type {
+  using element = U;
+};
+template <class C, class Tr, class A>
+struct is_raw_sequence<std::basic_string<C, Tr, A>> : std::true_type {
+  using element = C;
+};
+
+/// A contiguous sequence of raw values: its elements travel as bytes.
+template <class T>
+concept raw_sequence = is_raw_sequence<T>::value;
+
+/// Whether cereal can encode `T` all the way down. cereal's own traits see
+/// only the outer type (`std::vector<X>` looks serializable for any X), so
+/// the standard containers are unwrapped here and checked element by element.
+template <class T>
+struct cereal_encodable
+    : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+                         (std::is_class_v<T> &&
+                          cereal::traits::is_output_serializable<
+                              T, cereal::BinaryOutputArchive>::value &&
+                          cereal::traits::is_input_serializable<
+                              T, cereal::BinaryInputArchive>::value)> {};
+
+template <class... Ts>
+inline constexpr bool all_cereal_encodable = (cereal_encodable<Ts>::value &&
+                                              ...);
+
+template <class C, class Tr, class A>
+struct cereal_encodable<std::basic_string<C, Tr, A>> : cereal_encodable<C> {};
+template <class T, class A>
+struct cereal_encodable<std::vector<T, A>> : cereal_encodable<T> {};
+template <class T, class A>
+struct cereal_encodable<std::deque<T, A>> : cereal_encodable<T> {};
+template <class T, class A>
+struct cereal_encodable<std::list<T, A>> : cereal_encodable<T> {};
+template <class T, std::size_t N>
+struct cereal_encodable<std::array<T, N>> : cereal_encodable<T> {};
+template <class K, class V, class C, class A>
+struct cereal_encodable<std::map<K, V, C, A>>
+    : std::bool_constant<all_cereal_encodable<K, V>> {};
+template <class K, class V, class C, class A>
+struct cereal_encodable<std::multimap<K, V, C, A>>
+    : std::bool_constant<all_cereal_encodable<K, V>> {};
+template <class K, class V, class H, class E, class A>
+struct cereal_encodable<std::unordered_map<K, V, H, E, A>>
+    : std::bool_constant<all_cereal_encodable<K, V>> {};
+template <class K, class C, class A>
+struct cereal_encodable<std::set<K, C, A>> : cereal_encodable<K> {};
+template <class K, class C, class A>
+struct cereal_encodable<std::multiset<K, C, A>> : cereal_encodable<K> {};
+template <class K, class H, class E, class A>
+struct cereal_encodable<std::unordered_set<K, H, E, A>> : cereal_encodable<K> {
+};
+template <class A, class B>
+struct cereal_encodable<std::pair<A, B>>
+    : std::bool_constant<all_cereal_encodable<A, B>> {};
+template <class... Ts>
+struct cereal_encodable<std::tuple<Ts...>>
+    : std::bool_constant<all_cereal_encodable<Ts...>> {};
+template <class T>
+struct cereal_encodable<std::optional<T>> : cereal_encodable<T> {};
+template <class... Ts>
+struct cereal_encodable<std::variant<Ts...>>
+    : std::bool_constant<all_cereal_encodable<Ts...>> {};
+template <>
+struct cereal_encodable<std::monostate> : std::true_type {};
+
+}  // namespace pprocess::detail
+
+namespace pprocess {
+
+/// Types that can cross a channel: trivially-copyable values (as raw bytes,
+/// alone or as the elements of a `std::vector` or `std::string`), arithmetic
+/// types, enums, the standard containers, pairs, tuples, optionals and
+/// variants of such types, and any type with a cereal `serialize` (or
+/// `save`/`load`) function. A receiving type must also be default
+/// constructible. Pointers never travel: an address means nothing in another
+/// process.
+template <class T>
+concept serializable = !std::is_reference_v<T> && !std::is_const_v<T> &&
+                       std::default_initializable<T> &&
+                       (detail::raw_value<T> || detail::raw_sequence<T> ||
+                        detail::cereal_encodable<T>::value);
+
+}  // namespace pprocess
+
+namespace pprocess::detail {
+
+/// A streambuf that appends to a byte vector: the sink cereal encodes into.
+class vector_sink : public std::streambuf {
+ public:
+  explicit vector_sink(std::vector<char>& bytes) : bytes_(bytes) {}
+
+ protected:
+  std::streamsize xsputn(const char* data, std::streamsize size) override {
+    bytes_.insert(bytes_.end(), data, data + size);
+    return size;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      bytes_.push_back(traits_type::to_char_type(c));
+    }
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  std::vector<char>& bytes_;
+};
+
+/// A streambuf reading from a byte span: the source cereal decodes from.
+class span_source : public std::streambuf {
+ public:
+  explicit span_source(std::span<char> bytes) {
+    setg(bytes.data(), bytes.data(), bytes.data() + bytes.size());
+  }
+};
+
+/// Appends cereal's encoding of `value` to `out`.
+template <class T>
+void cereal_encode(const T& value, std::vector<char>& out) {
+  vector_sink sink(out);
+  std::ostream stream(&sink);
+  cereal::BinaryOutputArchive archive(stream);
+  archive(value);
+}
+
+/// Decodes `value` from exactly `bytes`; throws cereal::Exception when the
+/// bytes run out, and returns false when some were left over.
+template <class T>
+bool cereal_decode(std::span<char> bytes, T& value) {
+  span_source source(bytes);
+  std::istream stream(&source);
+  cereal::BinaryInputArchive archive(stream);
+  archive(value);
+  return stream.rdbuf()->in_avail() == 0;
+}
+
+/// The header of a frame carrying a `T`.
+template <class T>
+frame_header header_for(std::size_t payload_size,
+                        frame_kind kind = frame_kind::value) noexcept {
+  frame_header header;
+  header.kind = kind;
+  header.name_size = static_cast<std::uint16_t>(type_name<T>().size());
+  header.type_hash = type_fingerprint<T>;
+  header.payload_size = payload_size;
+  return header;
+}
+
+/// A whole frame carrying `value`, as bytes: for values that are stored
+/// before they are sent (the queued calls of a reusable process).
+template <class T>
+std::vector<char> encode_frame(const T& value,
+                               frame_kind kind = frame_kind::value) {
+  constexpr std::string_view name = type_name<T>();
+  std::vector<char> frame(sizeof(frame_header) + name.size());
+  std::copy(name.begin(), name.end(), frame.begin() + sizeof(frame_header));
+  std::size_t payload = 0;
+  if constexpr (raw_value<T>) {
+    const auto* bytes = reinterpret_cast<const char*>(&value);
+    frame.insert(frame.end(), bytes, bytes + sizeof(T));
+    payload = sizeof(T);
+  } else if constexpr (raw_sequence<T>) {
+    const auto* bytes = reinterpret_cast<const char*>(value.data());
+    payload = value.size() * sizeof(typename is_raw_sequence<T>::element);
+    frame.insert(frame.end(), bytes, bytes + payload);
+  } else {
+    cereal_encode(value, frame);
+    payload = frame.size() - sizeof(frame_header) - name.size();
+  }
+  const frame_header header = header_for<T>(payload, kind);
+  std::memcpy(frame.data(), &header, sizeof header);
+  return frame;
+}
+
+}  // namespace pprocess::detail

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Exchange: a set of created processes whose channels are watched together.
+///
+///     class Collect : public pprocess::Exchange {
+///      public:
+///       using Exchange::Exchange;
+///       std::vector<int> values;
+///       void store_data(pprocess::Channel& ch) override {
+///         values.push_back(ch.receive<int>());
+///       }
+///     };
+///     Collect x({.limit = 4});
+///     for (int i = 0; i < 10; ++i) {
+///       x.start([](pprocess::Channel& ch, int i) { ch.send(i * i); }, i);
+///     }
+///     x.finish();  // every value went through store_data
+///
+/// Never more than `limit` created processes run at once: `start` never
+/// blocks, and work over the limit waits and starts as processes end, driven
+/// by the blocking calls (`store`, `wait`, `finish`, and Map's and Queue's
+/// accessors). An Exchange is not thread-safe: use it from one thread.
+///
+/// Destroying an exchange ends what it still runs: SIGTERM, a short grace,
+/// SIGKILL, and every process is reaped. See docs/lifetimes.md.
+
+#include <sys/types.h>  // pid_t
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <typeindex>
+#include <utility>
+#include <vector>
+
+#include <pprocess/channel.hpp>
+#include <pprocess/parallel.hpp>
+
+namespace pprocess {
+
+/// How an exchange runs its processes.
+struct Options {
+  /// Processes at once; unset: the processors available to this process.
+  std::optional<std::size_t> limit{};
+  /// Keep processes running MakeReusable callables and feed them further
+  /// calls.
+  bool reuse = false;
+  /// A process may send any number of values; its channel stays until the
+  /// process closes it.
+  bool continuous = false;
+  /// Close channels removed from the exchange.
+  bool autoclose = true;
+  /// pmap / Map(fn, range): elements per message; unset: adaptive.
+  std::optional<std::size_t> chunksize{};
+};
+
+namespace detail {
+
+/// A move-only `Channel()` callable: the deferred start of one process.
+class deferred_start {
+ public:
+  deferred_start() = default;
+  template <class F>
+  explicit deferred_start(F fn)
+      : impl_(std::make_unique<model<F>>(std::move(fn))) {}
+  Channel operator()() { return (*impl_)(); }
+
+ private:
+  struct concept_t {
+    virtual ~concept_t() = default;
+    virtual Channel operator()() = 0;
+  };
+  template <class F>
+  struct model final : concept_t {
+    explicit model(F f) : fn(std::move(f)) {}
+    Channel operator()() override { return fn(); }
+    F fn;
+  };
+  std::unique_ptr<concept_t> impl_;
+};
+
+/// One created process the exchange watches, and the tasks it owes.
+struct exchange_entry {
+  Channel channel;
+  std::deque<std::size_t> tasks;  // in flight, oldest first
+  std::size_t pool;               // reusable worker pool, or no_pool
+  bool delivered = false;         // the oldest task sent something
+};
+
+inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
+
+/// Work waiting for a free process.
+struct waiting_work {
+  std::size_t task;
+  std::size_t pool;        // no_pool: start a process for it
+  deferred_start launch;   // when pool == no_pool
+  std::vector<char> call;  // when pool != no_pool: the argument frame
+};
+
+/// Processes that serve the calls of one reusable callable.
+struct worker_pool {
+  deferred_start spawn;  // starts one more worker
+};
+
+struct pool_key {
+  std::uint64_t managed;  // the managed callable, or 0 for start()
+  std::type_index callable;
+  std::type_index arguments;
+  auto operator<=>(const pool_key&) const = default;
+};
+
+template <class F>
+class managed_callable;
+
+}  // namespace detail
+
+/// A set of created processes and their channels; see the file comment.
+class Exchange {
+ public:
+  explicit Exchange(Options options = {});
+  Exchange(std::vector<Channel> channels, Options options);
+  virtual ~Exchange();
+
+  Exchange(Exchange&& other) noexcept;
+  Exchange& operator=(Exchange&& other) noexcept;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  /// Watches `channel` (from pprocess::start or pprocess::create) as one
+  /// more created process of this exchange.
+  void add(Channel channel);
+
+  /// The channels of the processes the exchange watches.
+  [[nodiscard]] std::vector<Channel*> active();
+
+  /// The active channels with something to read (a value or the end),
+  /// waiting up to `timeout` (unset: until there is one).
+  [[nodiscard]] std::vector<Channel*> ready(
+      std::optional<std::chrono::milliseconds> timeout = {});
+
+  /// Stops watching `channel`; with `autoclose` it is closed too.
+  void remove(Channel& channel);
+
+  /// Work is running or waiting to start.
+  [[nodiscard]] bool unfinished() const;
+  /// As many processes run as the limit allows.
+  [[nodiscard]] bool busy() const;
+
+  /// Waits until the exchange is below its limit, then adds `channel`.
+  void add_wait(Channel channel);
+  /// Stores incoming data until the exchange is below its limit.
+  void wait();
+  /// Stores incoming data until no work runs or waits.
+  void finish();
+  /// Waits up to `timeout` (unset: as long as it takes) for incoming data
+  /// and passes each ready channel to store_data().
+  ///
+  /// @throws ProcessError (plain Exchange) a process that ended by a signal
+  ///         or a non-zero status; its channel is removed first
+  void store(std::optional<std::chrono::milliseconds> timeout = {});
+
+  /// Consumes what arrived on `channel`; override it. The default throws.
+  virtual void store_data(Channel& channel);
+
+  /// Runs `fn(channel, args...)` in a created process; never blocks (over
+  /// the limit the start waits for a free process). The arguments are
+  /// copied now.
+  template <class F, class... Args>
+    requires start_callable<F, Args...>
+  void start(F&& fn, Args&&... args) {
+    start_task(0, std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+
+  /// Creates a process whose channel this exchange watches. Blocks while the
+  /// exchange is at its limit.
+  /// @returns the channel in the created process; empty in the creator
+  [[nodiscard]] std::optional<Channel> create();
+
+  /// A callable that starts `fn` with the arguments it is called with:
+  /// `auto calc = x.manage(f); calc(i, j);` is `x.start(f, i, j)`. With
+  /// `reuse` and a MakeReusable `fn`, its calls share up to `limit` kept
+  /// processes. The callable refers to this exchange: do not move the
+  /// exchange while it is in use.
+  template <class F>
+  [[nodiscard]] auto manage(F&& fn);
+
+  /// The options in force (`limit` resolved).
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+ protected:
+  /// The task (its start order, from 0) whose value `channel` carries next.
+  [[nodiscard]] std::size_t task_of(const Channel& channel) const;
+
+  /// How many tasks were started (or queued) so far.
+  [[nodiscard]] std::size_t tasks_started() const noexcept {
+    return next_task_;
+  }
+
+  /// A process ended without a value for `task`. `clean`: it exited with
+  /// status 0; `delivered`: it sent at least one value for the task (a
+  /// continuous process). The default (plain Exchange) throws `error` unless
+  /// the end was clean.
+  virtual void task_ended(std::size_t task, const ProcessError& error,
+                          bool clean, bool delivered);
+
+ private:
+  template <class F>
+  friend class detail::managed_callable;
+
+  template <class F, class... Args>
+  void start_task(std::uint64_t managed, F&& fn, Args&&... args);
+
+  void submit(detail::waiting_work work);
+  std::size_t pool_for(const detail::pool_key& key,
+                       detail::deferred_start spawn);
+  std::size_t processes() const noexcept;
+  void schedule();
+  void launch(detail::waiting_work& work);
+  void dispatch_call(detail::exchange_entry& worker,
+                     detail::waiting_work& work);
+  bool retire_idle_worker();
+  void serve(detail::exchange_entry& entry, bool readable, bool ended);
+  void after_delivery(detail::exchange_entry& entry);
+  void end_process(detail::exchange_entry& entry);
+  void retire(detail::exchange_entry& entry);
+  std::unique_ptr<detail::exchange_entry> detach(detail::exchange_entry& entry);
+  void reap_retiring(bool block);
+  void check_owner(const char* what) const;
+  void shut_down() noexcept;
+
+  Options options_;
+  pid_t owner_ = 0;
+  std::size_t next_task_ = 0;
+  std::uint64_t next_managed_ = 1;
+  std::vector<std::unique_ptr<detail::exchange_entry>> active_;
+  std::vector<std::unique_ptr<detail::exchange_entry>> removed_;
+  std::vector<detail::child> retiring_;
+  std::deque<detail::waiting_work> waiting_;
+  std::vector<detail::worker_pool> pools_;
+  std::map<detail::pool_key, std::size_t> pool_index_;
+};
+
+namespace detail {
+
+/// What `Exchange::manage` returns: calling it starts the managed callable.
+template <class F>
+class managed_callable {
+ public:
+  managed_callable(Exchange& exchange, F fn, std::uint64_t id)
+      : exchange_(&exchange), fn_(std::move(fn)), id_(id) {}
+
+  template <class... Args>
+    requires start_callable<F&, Args...>
+  void operator()(Args&&... args) {
+    exchange_->start_task(id_, fn_, std::forward<Args>(args)...);
+  }
+
+ private:
+  Exchange* exchange_;
+  F fn_;
+  std::uint64_t id_;
+};
+
+}  // namespace detail
+
+template <class F>
+auto Exchange::manage(F&& fn) {
+  return detail::managed_callable<std::decay_t<F>>(*this, std::forward<F>(fn),
+                                                   next_managed_++);
+}
+
+template <class F, class... Args>
+void Exchange::start_task(std::uint64_t managed, F&& fn, Args&&... args) {
+  check_owner("start");
+  using callable = std::decay_t<F>;
+  using arguments = std::tuple<std::decay_t<Args>...>;
+  const std::size_t task = next_task_++;
+  if constexpr (detail::is_reusable<callable>) {
+    if (options_.reuse) {
+      static_assert(serializable<arguments>,
+                    "reuse = true sends the arguments of each call to a kept "
+                    "process: they must be serializable");
+      const std::size_t pool =
+          pool_for({managed, typeid(callable), typeid(arguments)},
+                   detail::deferred_start([worker = callable(fn)]() mutable {
+                     return pprocess::start(
+                         [](Channel& channel, callable& body) {
+                           detail::serve_calls<arguments>(channel, body);
+                         },
+                         worker);
+                   }));
+      submit({task,
+              pool,
+              {},
+              detail::encode_frame(arguments(std::forward<Args>(args)...))});
+      return;
+    }
+  }
+  submit({task,
+          detail::no_pool,
+          detail::deferred_start(
+              [body = callable(std::forward<F>(fn)),
+               stored = arguments(std::forward<Args>(args)...)]() mutable {
+                return std::apply(
+                    [&](auto&... a) { return pprocess::start(body, a...); },
+                    stored);
+              }),
+          {}});
+}
+
+}  // namespace pprocess

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Map: results in the order the work was started; and pmap.
+///
+///     auto squares = pprocess::pmap([](int x) { return x * x; },
+///                                   std::vector{1, 2, 3}, {.limit = 2});
+///     squares[2];                    // 9, blocks until that result is in
+///     for (int s : squares) { ... }  // 1 4 9
+///
+/// A result that failed (its callable threw, or its process died) throws
+/// its RemoteError or ProcessError where it is read; every other result is
+/// still there.
+
+#include <cstddef>
+#include <exception>
+#include <iterator>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <pprocess/exchange.hpp>
+#include <pprocess/parallel.hpp>
+
+namespace pprocess {
+
+/// An exchange whose results are read in the order their work was started.
+template <class T>
+class Map : public Exchange {
+  static_assert(serializable<T>, "Map<T>: T must be serializable");
+
+ public:
+  explicit Map(Options options = {}) : Exchange(checked(options)) {}
+
+  Map(Map&&) noexcept = default;
+  Map& operator=(Map&&) noexcept = default;
+  ~Map() override = default;
+
+  /// Starts `fn(element)` for each element of `sequence`, in order.
+  template <class F, class Range>
+  Map& operator()(F&& fn, Range&& sequence);
+
+  /// The result of the `index`-th task, waiting until it is in.
+  /// @throws RemoteError, ProcessError that task's failure
+  /// @throws std::out_of_range `index` ≥ size()
+  const T& operator[](std::size_t index);
+
+  /// The results of tasks [first, last), waiting for each.
+  std::vector<T> slice(std::size_t first, std::size_t last);
+
+  /// How many tasks were started so far.
+  [[nodiscard]] std::size_t size() const noexcept { return tasks_started(); }
+
+  class iterator;
+  struct sentinel {};
+
+  /// Input iteration over the results in start order, waiting per element.
+  iterator begin() { return iterator(this, 0); }
+  sentinel end() { return {}; }
+
+  void store_data(Channel& channel) override;
+
+ private:
+  using slot = std::variant<std::monostate, T, std::exception_ptr>;
+
+  static Options checked(Options options) {
+    if (options.continuous) {
+      throw Error(
+          "Map: a Map keeps one result per task; use Queue for continuous "
+          "processes");
+    }
+    return options;
+  }
+
+  slot& slot_at(std::size_t index) {
+    if (results_.size() <= index) {
+      results_.resize(index + 1);
+    }
+    return results_[index];
+  }
+
+  void task_ended(std::size_t task, const ProcessError& error, bool clean,
+                  bool delivered) override {
+    (void)clean;
+    (void)delivered;
+    slot_at(task) = std::make_exception_ptr(error);
+  }
+
+  std::deque<slot> results_;  // a deque: references stay valid as it grows
+};
+
+template <class T>
+class Map<T>::iterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using reference = const T&;
+
+  iterator() = default;
+  iterator(Map* map, std::size_t index) : map_(map), index_(index) {}
+
+  reference operator*() const { return (*map_)[index_]; }
+  iterator& operator++() {
+    ++index_;
+    return *this;
+  }
+  void operator++(int) { ++index_; }
+  friend bool operator==(const iterator& it, sentinel) {
+    return it.index_ >= it.map_->size();
+  }
+
+ private:
+  Map* map_ = nullptr;
+  std::size_t index_ = 0;
+};
+
+template <class T>
+void Map<T>::store_data(Channel& channel) {
+  slot& result = slot_at(task_of(channel));
+  try {
+    result = channel.template receive<T>();
+  } catch (const Error&) {
+    result = std::current_exception();
+  }
+}
+
+template <class T>
+const T& Map<T>::operator[](std::size_t index) {
+  if (index >= size()) {
+    throw std::out_of_range("Map: index " + std::to_string(index) + " ≥ size " +
+                            std::to_string(size()));
+  }
+  while (std::holds_alternative<std::monostate>(slot_at(index))) {
+    store();
+  }
+  const slot& result = slot_at(index);
+  if (const auto* error = std::get_if<std::exception_ptr>(&result)) {
+    std::rethrow_exception(*error);
+  }
+  return std::get<T>(result);
+}
+
+template <class T>
+std::vector<T> Map<T>::slice(std::size_t first, std::size_t last) {
+  std::vector<T> values;
+  values.reserve(last > first ? last - first : 0);
+  for (std::size_t i = first; i < last; ++i) {
+    values.push_back((*this)[i]);
+  }
+  return values;
+}
+
+template <class T>
+template <class F, class Range>
+Map<T>& Map<T>::operator()(F&& fn, Range&& sequence) {
+  using element = std::decay_t<std::ranges::range_reference_t<Range>>;
+  if constexpr (serializable<std::tuple<element>>) {
+    auto body = MakeReusable(std::forward<F>(fn));
+    auto call = manage(std::move(body));
+    for (auto&& e : sequence) {
+      call(e);
+    }
+  } else {
+    auto call = manage(MakeParallel(std::forward<F>(fn)));
+    for (auto&& e : sequence) {
+      call(e);
+    }
+  }
+  return *this;
+}
+
+namespace detail {
+struct deduce_result {};
+
+template <class R, class F, class Range>
+using pmap_result_t = std::conditional_t<
+    std::is_same_v<R, deduce_result>,
+    std::decay_t<std::invoke_result_t<
+        std::decay_t<F>&,
+        std::decay_t<std::ranges::range_reference_t<Range>>&>>,
+    R>;
+}  // namespace detail
+
+/// Runs `fn(element)` for each element of `sequence` in created processes,
+/// at most `options.limit` at once, and returns the results in order.
+template <class R = detail::deduce_result, class F, class Range>
+[[nodiscard]] Map<detail::pmap_result_t<R, F, Range>> pmap(
+    F&& fn, Range&& sequence, Options options = {}) {
+  Map<detail::pmap_result_t<R, F, Range>> results(options);
+  results(std::forward<F>(fn), std::forward<Range>(sequence));
+  return results;
+}
+
+}  // namespace pprocess

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// MakeParallel and MakeReusable: turn an ordinary function into the body of
+/// a created process that sends the function's result over its channel.
+///
+///     int calculate(int i, int j);
+///     pprocess::Map<int> results({.limit = 4});
+///     auto calc = results.manage(pprocess::MakeParallel(calculate));
+///     calc(1, 2);  // calculate(1, 2) runs in a created process
+
+#include <concepts>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+#include <pprocess/channel.hpp>
+
+namespace pprocess {
+namespace detail {
+
+/// The body of a created process that sends `fn(args...)`.
+template <class F>
+struct parallel_callable {
+  F fn;
+
+  template <class... Args>
+    requires std::invocable<F&, Args&...>
+  void operator()(Channel& channel, Args&... args) {
+    using result = std::decay_t<std::invoke_result_t<F&, Args&...>>;
+    static_assert(!std::is_void_v<result>,
+                  "MakeParallel/MakeReusable: the function must return the "
+                  "value to send back to the creator");
+    static_assert(serializable<result>,
+                  "MakeParallel/MakeReusable: the function's result type "
+                  "cannot cross a channel (see pprocess::serializable)");
+    channel.send(std::invoke(fn, args...));
+  }
+};
+
+/// The same body, marked so that an exchange with `reuse = true` keeps the
+/// process and sends it further argument tuples.
+template <class F>
+struct reusable_callable : parallel_callable<F> {};
+
+template <class T>
+inline constexpr bool is_reusable = false;
+template <class F>
+inline constexpr bool is_reusable<reusable_callable<F>> = true;
+
+}  // namespace detail
+
+/// Wraps `fn` so that a created process runs it and sends its result:
+/// `MakeParallel(f)` is callable as `(Channel&, Args...)` and sends
+/// `f(Args...)`. An exception escaping `f` reaches the creator as
+/// RemoteError where the result is consumed.
+template <class F>
+[[nodiscard]] auto MakeParallel(F fn) {
+  return detail::parallel_callable<F>{std::move(fn)};
+}
+
+/// Like MakeParallel, and with `Options::reuse` the exchange keeps the
+/// process to serve further calls: their arguments are then serialized to it
+/// (so they must be serializable). At most `limit` processes serve all the
+/// calls of one managed callable.
+template <class F>
+[[nodiscard]] auto MakeReusable(F fn) {
+  return detail::reusable_callable<F>{{std::move(fn)}};
+}
+
+namespace detail {
+
+/// The loop of a reusable process: receive an argument tuple, send the
+/// result (or the exception), until the creator closes the channel.
+template <class Tuple, class F>
+void serve_calls(Channel& channel, parallel_callable<F>& callable) {
+  for (;;) {
+    Tuple args;
+    try {
+      args = channel.receive<Tuple>();
+    } catch (const ChannelError& e) {
+      if (e.code() == ChannelErrc::closed) {
+        return;  // no more calls
+      }
+      throw;
+    }
+    try {
+      std::apply([&](auto&... a) { callable(channel, a...); }, args);
+    } catch (const ChannelError&) {
+      throw;  // the creator is gone: nothing more to serve
+    } catch (...) {
+      send_current_exception(channel);  // this call failed; serve the next
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace pprocess

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// Queue: results in the order they arrive.
+///
+///     pprocess::Queue<std::tuple<int, int, int>> queue({.limit = 4});
+///     auto calc = queue.manage(pprocess::MakeParallel(calculate));
+///     for (...) calc(i, j);
+///     for (auto [i, j, result] : queue) { ... }  // as each one arrives
+///
+/// A failed task (its callable threw, or its process died) takes its place
+/// in arrival order: iteration throws its RemoteError or ProcessError, and
+/// a new range-for over the queue carries on with the rest.
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <iterator>
+#include <utility>
+#include <variant>
+
+#include <pprocess/exchange.hpp>
+
+namespace pprocess {
+
+/// An exchange whose results are read in the order they arrive.
+template <class T>
+class Queue : public Exchange {
+  static_assert(serializable<T>, "Queue<T>: T must be serializable");
+
+ public:
+  explicit Queue(Options options = {}) : Exchange(options) {}
+
+  Queue(Queue&&) noexcept = default;
+  Queue& operator=(Queue&&) noexcept = default;
+  ~Queue() override = default;
+
+  /// Results received and not consumed yet.
+  [[nodiscard]] std::size_t size() const noexcept { return received_.size(); }
+
+  class iterator;
+  struct sentinel {};
+
+  /// Input iteration in arrival order; ends when nothing runs or waits and
+  /// every received value was consumed.
+  iterator begin() { return iterator(this); }
+  sentinel end() { return {}; }
+
+  void store_data(Channel& channel) override;
+
+ protected:
+  void task_ended(std::size_t /*task*/, const ProcessError& error, bool clean,
+                  bool delivered) override {
+    // A continuous process that sent its values and exited cleanly simply
+    // ended; anything else lost work the consumer must hear about.
+    if (!(clean && delivered)) {
+      received_.emplace_back(std::make_exception_ptr(error));
+    }
+  }
+
+ private:
+  /// Waits until a result is at the front or nothing more can come; throws
+  /// (and drops) a failure at the front. True when a value is there.
+  bool fill() {
+    while (received_.empty() && unfinished()) {
+      store();
+    }
+    if (received_.empty()) {
+      return false;
+    }
+    if (auto* error = std::get_if<std::exception_ptr>(&received_.front())) {
+      const std::exception_ptr failure = *error;
+      received_.pop_front();
+      std::rethrow_exception(failure);
+    }
+    return true;
+  }
+
+  std::deque<std::variant<T, std::exception_ptr>> received_;
+};
+
+template <class T>
+class Queue<T>::iterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using reference = T&;
+
+  iterator() = default;
+  explicit iterator(Queue* queue) : queue_(queue) {}
+
+  /// The value at the front; valid until the iterator moves on.
+  reference operator*() const { return std::get<T>(queue_->received_.front()); }
+  iterator& operator++() {
+    queue_->received_.pop_front();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  friend bool operator==(const iterator& it, sentinel) { return it.at_end(); }
+
+ private:
+  [[nodiscard]] bool at_end() const { return !queue_->fill(); }
+
+  Queue* queue_ = nullptr;
+};
+
+template <class T>
+void Queue<T>::store_data(Channel& channel) {
+  try {
+    received_.emplace_back(std::in_place_index<0>,
+                           channel.template receive<T>());
+  } catch (const Error&) {
+    received_.emplace_back(std::current_exception());
+  }
+}
+
+}  // namespace pprocess

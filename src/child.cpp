@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+#include "pprocess/detail/child.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace pprocess::detail {
+namespace {
+
+struct table_entry {
+  bool owned = true;          // a child handle still refers to it
+  std::optional<int> status;  // set when reaped by someone else (waitall)
+};
+
+struct process_table {
+  std::mutex mutex;
+  std::unordered_map<pid_t, table_entry> entries;
+};
+
+process_table& table() noexcept {
+  // Leaked on purpose: created processes and static destructors must never
+  // find it destroyed.
+  static auto* instance = new process_table;
+  return *instance;
+}
+
+/// waitpid() retried on EINTR; returns its result.
+pid_t wait_pid(pid_t pid, int* status, int options) noexcept {
+  pid_t result = 0;
+  do {
+    result = ::waitpid(pid, status, options);
+  } while (result < 0 && errno == EINTR);
+  return result;
+}
+
+/// Reaps the processes no handle owns any more; the table is locked.
+void reap_orphans_locked(process_table& t) noexcept {
+  for (auto it = t.entries.begin(); it != t.entries.end();) {
+    int status = 0;
+    if (!it->second.owned &&
+        (it->second.status || wait_pid(it->first, &status, WNOHANG) != 0)) {
+      it = t.entries.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+int open_pidfd(pid_t pid) noexcept {
+#ifdef SYS_pidfd_open
+  // pidfds are close-on-exec from birth.
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+}  // namespace
+
+child::child(pid_t pid) noexcept : pid_(pid), pidfd_(open_pidfd(pid)) {}
+
+child::child(child&& other) noexcept
+    : pid_(std::exchange(other.pid_, 0)),
+      pidfd_(std::move(other.pidfd_)),
+      status_(std::exchange(other.status_, std::nullopt)) {}
+
+child& child::operator=(child&& other) noexcept {
+  if (this != &other) {
+    detach();
+    pid_ = std::exchange(other.pid_, 0);
+    pidfd_ = std::move(other.pidfd_);
+    status_ = std::exchange(other.status_, std::nullopt);
+  }
+  return *this;
+}
+
+child::~child() {
+  detach();
+}
+
+void child::detach() noexcept {
+  if (pid_ > 0 && !status_) {
+    auto& t = table();
+    const std::lock_guard lock(t.mutex);
+    if (auto it = t.entries.find(pid_); it != t.entries.end()) {
+      it->second.owned = false;
+      reap_orphans_locked(t);
+    }
+  }
+  pid_ = 0;
+  pidfd_.reset();
+  status_.reset();
+}
+
+bool child::try_reap() noexcept {
+  if (status_) {
+    return true;
+  }
+  if (pid_ <= 0) {
+    return false;
+  }
+  auto& t = table();
+  const std::lock_guard lock(t.mutex);
+  auto it = t.entries.find(pid_);
+  if (it == t.entries.end()) {
+    // Not in this process's table: we are a created process holding a copy
+    // of our creator's handle. The pid is not ours to wait for.
+    status_ = 0;
+    return true;
+  }
+  if (it->second.status) {
+    status_ = it->second.status;
+  } else {
+    int status = 0;
+    const pid_t result = wait_pid(pid_, &status, WNOHANG);
+    if (result == 0) {
+      return false;
+    }
+    // ECHILD: someone reaped it behind our back (a waitpid(-1) of the
+    // program's own); its status is lost, so count it as a clean exit.
+    status_ = result > 0 ? status : 0;
+  }
+  t.entries.erase(it);
+  pidfd_.reset();
+  return true;
+}
+
+bool child::wait_for(std::chrono::milliseconds timeout) noexcept {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + timeout;
+  while (!try_reap()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    if (pidfd_) {
+      pollfd p{pidfd_.get(), POLLIN, 0};
+      (void)::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    } else {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(2)));
+    }
+  }
+  return true;
+}
+
+void child::wait() noexcept {
+  while (!wait_for(std::chrono::hours(1))) {
+  }
+}
+
+void child::signal(int signal) const noexcept {
+  if (pid_ > 0 && !status_) {
+#ifdef SYS_pidfd_send_signal
+    if (pidfd_ && ::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal,
+                            nullptr, 0) == 0) {
+      return;
+    }
+#endif
+    (void)::kill(pid_, signal);
+  }
+}
+
+void terminate_all(std::span<child*> children,
+                   std::chrono::milliseconds grace) noexcept {
+  using clock = std::chrono::steady_clock;
+  for (child* c : children) {
+    if (!c->try_reap()) {
+      c->signal(SIGTERM);
+    }
+  }
+  const auto deadline = clock::now() + grace;
+  for (child* c : children) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock::now());
+    if (!c->wait_for(std::max(left, std::chrono::milliseconds(0)))) {
+      c->signal(SIGKILL);
+    }
+  }
+  for (child* c : children) {
+    c->wait();
+  }
+}
+
+void lock_table_for_fork() noexcept {
+  table().mutex.lock();
+}
+
+void unlock_table_in_creator(pid_t created) noexcept {
+  // created == 0: fork() failed, nothing to register.
+  auto& t = table();
+  reap_orphans_locked(t);
+  if (created > 0) {
+    t.entries[created] = table_entry{};
+  }
+  t.mutex.unlock();
+}
+
+void unlock_table_in_created() noexcept {
+  auto& t = table();
+  // The creator's children are not ours: waitpid() would fail with ECHILD,
+  // and waitall() in this process must not wait for them.
+  t.entries.clear();
+  t.mutex.unlock();
+}
+
+void reap_all() noexcept {
+  auto& t = table();
+  std::vector<pid_t> pending;
+  {
+    const std::lock_guard lock(t.mutex);
+    for (const auto& [pid, entry] : t.entries) {
+      if (!entry.status) {
+        pending.push_back(pid);
+      }
+    }
+  }
+  for (const pid_t pid : pending) {
+    int status = 0;
+    const pid_t result = wait_pid(pid, &status, 0);
+    const std::lock_guard lock(t.mutex);
+    auto it = t.entries.find(pid);
+    if (it == t.entries.end()) {
+      continue;  // its handle reaped it meanwhile
+    }
+    if (!it->second.owned) {
+      t.entries.erase(it);
+    } else if (result > 0) {
+      it->second.status = status;
+    } else if (!it->second.status) {
+      it->second.status = 0;  // lost to someone else's waitpid
+    }
+  }
+}
+
+}  // namespace pprocess::detail

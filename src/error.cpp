@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#include "pprocess/error.hpp"
+
+#include <cxxabi.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string.h>  // sigabbrev_np, strerrordesc_np
+#include <string>
+
+#include "errors.hpp"
+
+namespace pprocess {
+namespace {
+
+class channel_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "pprocess.channel"; }
+  std::string message(int condition) const override {
+    switch (static_cast<ChannelErrc>(condition)) {
+      case ChannelErrc::closed: return "channel closed";
+      case ChannelErrc::truncated_frame: return "stream ended inside a frame";
+      case ChannelErrc::malformed_frame: return "malformed frame";
+      case ChannelErrc::oversized_frame: return "frame too large";
+      case ChannelErrc::type_mismatch: return "type mismatch";
+      case ChannelErrc::refused: return "peer refused";
+    }
+    return "unknown channel error";
+  }
+};
+
+std::string signal_name(int signal) {
+  // sigabbrev_np is thread-safe, unlike strsignal.
+  if (const char* abbrev = ::sigabbrev_np(signal)) {
+    return std::string("SIG") + abbrev;
+  }
+  return "signal " + std::to_string(signal);
+}
+
+std::string error_text(int error) {
+  if (const char* text = ::strerrordesc_np(error)) {
+    return text;
+  }
+  return "error " + std::to_string(error);
+}
+
+}  // namespace
+
+const std::error_category& channel_category() noexcept {
+  static const channel_category_impl instance;
+  return instance;
+}
+
+ProcessError ProcessError::from_wait_status(pid_t pid, int status,
+                                            const std::string& context) {
+  if (WIFSIGNALED(status)) {
+    const int signal = WTERMSIG(status);
+    return {pid, -1, signal,
+            context + " (killed by " + signal_name(signal) +
+                (WCOREDUMP(status) ? ", core dumped)" : ")")};
+  }
+  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return {
+      pid, exit_status, 0,
+      context + " (exited with status " + std::to_string(exit_status) + ")"};
+}
+
+namespace detail {
+
+ChannelError channel_os_error(int error, std::string_view context) {
+  return {std::error_code(error, std::system_category()),
+          std::string(context) + ": " + error_text(error)};
+}
+
+Error os_error(int error, std::string_view context) {
+  return Error(std::string(context) + ": " + error_text(error));
+}
+
+std::string demangled_type_name(const std::type_info& type) {
+  int status = 0;
+  const std::unique_ptr<char, decltype(&std::free)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
+  return status == 0 && name ? std::string(name.get()) : type.name();
+}
+
+}  // namespace detail
+}  // namespace pprocess

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+#include "pprocess/exchange.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include <pprocess/system.hpp>
+
+#include "errors.hpp"
+
+namespace pprocess {
+namespace {
+
+using detail::exchange_entry;
+using namespace std::chrono_literals;
+
+// How long a process that was asked to end may take before SIGKILL.
+constexpr auto termination_grace = 500ms;
+// A channel at its end belongs to a process that is exiting: the kernel
+// closes descriptors just before the process becomes reapable.
+constexpr auto exit_status_wait = 2000ms;
+// Without pidfds, processes that must be reaped are polled this often.
+constexpr auto reap_poll_interval = 10ms;
+
+/// poll() retried on EINTR with the time left; returns its result.
+int poll_for(std::vector<pollfd>& fds,
+             std::optional<std::chrono::milliseconds> timeout) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = timeout ? clock::now() + *timeout : clock::time_point{};
+  for (;;) {
+    int wait_ms = -1;
+    if (timeout) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+      wait_ms = static_cast<int>(std::max<long long>(left.count(), 0));
+    }
+    const int n = ::poll(fds.data(), fds.size(), wait_ms);
+    if (n >= 0) {
+      return n;
+    }
+    if (errno != EINTR) {
+      throw detail::os_error(errno, "Exchange: poll");
+    }
+  }
+}
+
+bool exited_cleanly(int status) {
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+Exchange::Exchange(Options options) : options_(options), owner_(::getpid()) {
+  if (!options_.limit) {
+    options_.limit = available_processors();
+  }
+  if (*options_.limit == 0) {
+    throw Error("Exchange: limit must be at least 1");
+  }
+}
+
+Exchange::Exchange(std::vector<Channel> channels, Options options)
+    : Exchange(options) {
+  for (auto& channel : channels) {
+    add(std::move(channel));
+  }
+}
+
+Exchange::~Exchange() {
+  shut_down();
+}
+
+Exchange::Exchange(Exchange&& other) noexcept = default;
+
+Exchange& Exchange::operator=(Exchange&& other) noexcept {
+  if (this != &other) {
+    shut_down();
+    options_ = other.options_;
+    owner_ = other.owner_;
+    next_task_ = other.next_task_;
+    next_managed_ = other.next_managed_;
+    active_ = std::move(other.active_);
+    removed_ = std::move(other.removed_);
+    retiring_ = std::move(other.retiring_);
+    waiting_ = std::move(other.waiting_);
+    pools_ = std::move(other.pools_);
+    pool_index_ = std::move(other.pool_index_);
+  }
+  return *this;
+}
+
+void Exchange::shut_down() noexcept {
+  waiting_.clear();
+  if (owner_ != ::getpid()) {
+    // A created process's copy of its creator's exchange: the processes are
+    // its siblings, not its children. Close the copies of the descriptors
+    // and leave the processes alone.
+    active_.clear();
+    removed_.clear();
+    retiring_.clear();
+    return;
+  }
+  std::vector<detail::child> children = std::move(retiring_);
+  retiring_.clear();
+  for (auto* list : {&active_, &removed_}) {
+    for (auto& entry : *list) {
+      // Closing first lets idle reusable processes end on their own.
+      children.push_back(
+          std::move(detail::channel_access::process(entry->channel)));
+      entry->channel.close();
+    }
+    list->clear();
+  }
+  std::vector<detail::child*> pointers;
+  for (auto& c : children) {
+    if (c) {
+      pointers.push_back(&c);
+    }
+  }
+  detail::terminate_all(pointers, termination_grace);
+}
+
+void Exchange::check_owner(const char* what) const {
+  if (owner_ != ::getpid()) {
+    throw Error(std::string("Exchange::") + what +
+                ": this exchange belongs to process " + std::to_string(owner_) +
+                "; a created process cannot use its creator's exchange");
+  }
+}
+
+void Exchange::add(Channel channel) {
+  check_owner("add");
+  active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
+      std::move(channel), {next_task_++}, detail::no_pool, false}));
+}
+
+void Exchange::add_wait(Channel channel) {
+  wait();
+  add(std::move(channel));
+}
+
+std::vector<Channel*> Exchange::active() {
+  std::vector<Channel*> channels;
+  channels.reserve(active_.size());
+  for (auto& entry : active_) {
+    channels.push_back(&entry->channel);
+  }
+  return channels;
+}
+
+std::vector<Channel*> Exchange::ready(
+    std::optional<std::chrono::milliseconds> timeout) {
+  check_owner("ready");
+  std::vector<pollfd> fds;
+  for (auto& entry : active_) {
+    fds.push_back({entry->channel.fileno(), POLLIN, 0});
+  }
+  std::vector<Channel*> channels;
+  if (fds.empty()) {
+    return channels;
+  }
+  poll_for(fds, timeout);
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents != 0) {
+      channels.push_back(&active_[i]->channel);
+    }
+  }
+  return channels;
+}
+
+void Exchange::remove(Channel& channel) {
+  check_owner("remove");
+  const auto it = std::find_if(
+      active_.begin(), active_.end(),
+      [&](const auto& entry) { return &entry->channel == &channel; });
+  if (it == active_.end()) {
+    throw Error("Exchange::remove: the channel is not active in this exchange");
+  }
+  if (options_.autoclose) {
+    retire(**it);
+  } else {
+    removed_.push_back(detach(**it));
+  }
+}
+
+bool Exchange::unfinished() const {
+  return !waiting_.empty() ||
+         std::any_of(active_.begin(), active_.end(),
+                     [](const auto& entry) { return !entry->tasks.empty(); });
+}
+
+bool Exchange::busy() const {
+  return processes() >= *options_.limit;
+}
+
+std::size_t Exchange::processes() const noexcept {
+  return active_.size() + retiring_.size();
+}
+
+void Exchange::wait() {
+  check_owner("wait");
+  while (busy()) {
+    retire_idle_worker();
+    store();
+  }
+}
+
+void Exchange::finish() {
+  check_owner("finish");
+  while (unfinished()) {
+    store();
+  }
+  while (retire_idle_worker()) {
+  }
+  reap_retiring(true);
+}
+
+void Exchange::store_data(Channel& /*channel*/) {
+  throw Error(
+      "Exchange::store_data: not overridden; subclass Exchange and override "
+      "store_data, or use Map or Queue");
+}
+
+std::optional<Channel> Exchange::create() {
+  check_owner("create");
+  wait();
+  Channel channel = pprocess::create();
+  if (channel.pid() == 0) {
+    return channel;
+  }
+  add(std::move(channel));
+  return std::nullopt;
+}
+
+std::size_t Exchange::task_of(const Channel& channel) const {
+  for (const auto& entry : active_) {
+    if (&entry->channel == &channel && !entry->tasks.empty()) {
+      return entry->tasks.front();
+    }
+  }
+  throw Error("Exchange: the channel carries no task of this exchange");
+}
+
+void Exchange::task_ended(std::size_t /*task*/, const ProcessError& error,
+                          bool clean, bool /*delivered*/) {
+  if (!clean) {
+    throw error;
+  }
+}
+
+// --- scheduling -------------------------------------------------------------
+
+std::size_t Exchange::pool_for(const detail::pool_key& key,
+                               detail::deferred_start spawn) {
+  const auto [it, inserted] = pool_index_.try_emplace(key, pools_.size());
+  if (inserted) {
+    pools_.push_back({std::move(spawn)});
+  }
+  return it->second;
+}
+
+void Exchange::submit(detail::waiting_work work) {
+  waiting_.push_back(std::move(work));
+  schedule();
+}
+
+void Exchange::schedule() {
+  // Idle reusable processes take the calls of their own callable first:
+  // they need no new process.
+  for (auto& entry : active_) {
+    if (entry->pool == detail::no_pool || !entry->tasks.empty()) {
+      continue;
+    }
+    const auto call = std::find_if(
+        waiting_.begin(), waiting_.end(),
+        [&](const auto& work) { return work.pool == entry->pool; });
+    if (call != waiting_.end()) {
+      dispatch_call(*entry, *call);
+      waiting_.erase(call);
+    }
+  }
+  while (!waiting_.empty()) {
+    if (processes() < *options_.limit) {
+      launch(waiting_.front());
+      waiting_.pop_front();
+    } else {
+      // At the limit: an idle reusable process makes room for other work.
+      retire_idle_worker();
+      break;
+    }
+  }
+}
+
+void Exchange::launch(detail::waiting_work& work) {
+  if (work.pool == detail::no_pool) {
+    active_.push_back(std::make_unique<exchange_entry>(
+        exchange_entry{work.launch(), {work.task}, detail::no_pool, false}));
+  } else {
+    active_.push_back(std::make_unique<exchange_entry>(
+        exchange_entry{pools_[work.pool].spawn(), {}, work.pool, false}));
+    dispatch_call(*active_.back(), work);
+  }
+}
+
+void Exchange::dispatch_call(exchange_entry& worker,
+                             detail::waiting_work& work) {
+  worker.tasks.push_back(work.task);
+  worker.delivered = false;
+  try {
+    detail::channel_access::send_frame(worker.channel, work.call);
+  } catch (const ChannelError&) {
+    // The worker died; store() notices its end and fails this task.
+  }
+}
+
+bool Exchange::retire_idle_worker() {
+  for (auto& entry : active_) {
+    if (entry->pool != detail::no_pool && entry->tasks.empty()) {
+      retire(*entry);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::unique_ptr<exchange_entry> Exchange::detach(exchange_entry& entry) {
+  const auto it =
+      std::find_if(active_.begin(), active_.end(),
+                   [&](const auto& e) { return e.get() == &entry; });
+  std::unique_ptr<exchange_entry> owned = std::move(*it);
+  active_.erase(it);
+  return owned;
+}
+
+void Exchange::retire(exchange_entry& entry) {
+  const std::unique_ptr<exchange_entry> owned = detach(entry);
+  detail::child process =
+      std::move(detail::channel_access::process(owned->channel));
+  owned->channel.close();
+  if (process && !process.try_reap()) {
+    retiring_.push_back(std::move(process));
+  }
+}
+
+void Exchange::reap_retiring(bool block) {
+  std::erase_if(retiring_, [block](detail::child& c) {
+    if (block) {
+      c.wait();
+      return true;
+    }
+    return c.try_reap();
+  });
+}
+
+// --- the poll loop -----------------------------------------------------------
+
+void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
+  check_owner("store");
+  schedule();
+  std::vector<pollfd> fds;
+  bool needs_ticks = false;
+  for (auto& entry : active_) {
+    fds.push_back({entry->channel.fileno(), POLLIN, 0});
+    const int pidfd =
+        detail::channel_access::process(entry->channel).pollable();
+    fds.push_back({pidfd, POLLIN, 0});  // -1 is ignored by poll()
+  }
+  for (auto& c : retiring_) {
+    fds.push_back({c.pollable(), POLLIN, 0});
+    needs_ticks = needs_ticks || c.pollable() < 0;
+  }
+  if (fds.empty()) {
+    return;
+  }
+  if (needs_ticks && (!timeout || *timeout > reap_poll_interval)) {
+    timeout = reap_poll_interval;
+  }
+  if (poll_for(fds, timeout) == 0) {
+    reap_retiring(false);
+    return;
+  }
+  reap_retiring(false);
+
+  struct event {
+    exchange_entry* entry;
+    bool readable;
+    bool ended;
+  };
+  std::vector<event> events;
+  for (std::size_t i = 0; i < active_.size(); ++i) {
+    const bool readable = fds[2 * i].revents != 0;
+    const bool ended = fds[2 * i + 1].revents != 0;
+    if (readable || ended) {
+      events.push_back({active_[i].get(), readable, ended});
+    }
+  }
+  for (const event& e : events) {
+    // An earlier event may have removed this entry (and store_data may
+    // have thrown, leaving the rest for the next call).
+    const bool still_active =
+        std::any_of(active_.begin(), active_.end(),
+                    [&](const auto& entry) { return entry.get() == e.entry; });
+    if (still_active) {
+      serve(*e.entry, e.readable, e.ended);
+    }
+  }
+  schedule();
+}
+
+void Exchange::serve(exchange_entry& entry, bool readable, bool ended) {
+  char byte = 0;
+  ssize_t n = 0;
+  do {
+    n = ::recv(entry.channel.fileno(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    try {
+      store_data(entry.channel);
+    } catch (...) {
+      after_delivery(entry);
+      throw;
+    }
+    after_delivery(entry);
+  } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || ended) {
+    // The end of the channel, a broken one, or a process that died while
+    // something else (a process it created) still holds its end open.
+    end_process(entry);
+  }
+  (void)readable;
+}
+
+void Exchange::after_delivery(exchange_entry& entry) {
+  if (entry.pool != detail::no_pool) {
+    if (!entry.tasks.empty()) {
+      entry.tasks.pop_front();
+    }
+    entry.delivered = false;
+    const auto call =
+        std::find_if(waiting_.begin(), waiting_.end(),
+                     [&](const auto& work) { return work.pool == entry.pool; });
+    if (call != waiting_.end()) {
+      dispatch_call(entry, *call);
+      waiting_.erase(call);
+    }
+  } else if (options_.continuous) {
+    entry.delivered = true;
+  } else {
+    retire(entry);  // one value per process: its work is done
+  }
+}
+
+void Exchange::end_process(exchange_entry& entry) {
+  detail::child& process = detail::channel_access::process(entry.channel);
+  const pid_t pid = process.pid();
+  const bool ended = process && process.wait_for(exit_status_wait);
+  const int status = ended ? *process.status() : 0;
+  const std::deque<std::size_t> tasks = std::move(entry.tasks);
+  const bool delivered = entry.delivered;
+  retire(entry);
+  if (tasks.empty()) {
+    return;  // an idle reusable process, or a channel without a task
+  }
+  const std::string context =
+      "process " + std::to_string(pid) + " ended before delivering its result";
+  const ProcessError error =
+      ended ? ProcessError::from_wait_status(pid, status, context)
+            : ProcessError(pid, 0, 0,
+                           "process " + std::to_string(pid) +
+                               " closed its channel before delivering its "
+                               "result");
+  task_ended(tasks.front(), error, !ended || exited_cleanly(status), delivered);
+}
+
+}  // namespace pprocess

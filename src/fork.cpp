@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+//
+// The only place that calls fork(). Everything about creating a process and
+// ending one lives here, so the rules are in one place:
+// - flush stdio and the C++ streams before fork(), so that text written
+//   before it is printed once, not once per process;
+// - the created process dies with its creator (PR_SET_PDEATHSIG);
+// - the created process ends with _exit(): it runs none of its creator's
+//   atexit handlers or static destructors.
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "errors.hpp"
+#include "pprocess/channel.hpp"
+
+namespace pprocess {
+namespace {
+
+void flush_streams() noexcept {
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+  } catch (...) {  // a stream set to throw on failure: nothing to report to
+  }
+  (void)std::fflush(nullptr);
+}
+
+}  // namespace
+
+Channel create() {
+  std::array<int, 2> fds{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
+    throw detail::os_error(errno, "create: socketpair");
+  }
+  detail::unique_fd creator_end(fds[0]);
+  detail::unique_fd created_end(fds[1]);
+
+  flush_streams();
+  const pid_t creator = ::getpid();
+  detail::lock_table_for_fork();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    detail::unlock_table_in_creator(0);
+    throw detail::os_error(error, "create: fork");
+  }
+  if (pid == 0) {
+    detail::unlock_table_in_created();
+    creator_end.reset();
+    // End with the creator, even if it dies by SIGKILL. The signal is sent
+    // when the creating *thread* ends: see docs/fork-safety.md.
+    (void)::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != creator) {
+      ::_exit(1);  // the creator died before the prctl took effect
+    }
+    return detail::channel_access::make(std::move(created_end), {});
+  }
+  detail::unlock_table_in_creator(pid);
+  created_end.reset();
+  return detail::channel_access::make(std::move(creator_end),
+                                      detail::child(pid));
+}
+
+void exit(Channel& channel, int status) {
+  channel.close();
+  flush_streams();
+  ::_exit(status);
+}
+
+}  // namespace pprocess

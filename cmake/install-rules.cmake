@@ -27,6 +27,10 @@ install(FILES
 get_target_property(pprocess_cereal_includes cereal::cereal INTERFACE_INCLUDE_DIRECTORIES)
 list(JOIN pprocess_cereal_includes " -I" pprocess_cereal_cflags)
 set(pprocess_cereal_cflags "-I${pprocess_cereal_cflags}")
+# The .pc file finds the prefix relative to itself, so a staged or moved
+# install works as well as one in CMAKE_INSTALL_PREFIX.
+file(RELATIVE_PATH pprocess_pc_to_prefix
+  "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/pprocess.pc.in "${PROJECT_BINARY_DIR}/pprocess.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/pprocess.pc"
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

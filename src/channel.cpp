@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "pprocess/channel.hpp"
 
+#include <cxxabi.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -126,6 +129,14 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw ChannelError(ChannelErrc::truncated_frame,
                        "receive: the stream ended inside a frame");
   }
+  if (header.payload_size > max_payload_) {
+    fd_.reset();  // the stream cannot be resynchronised past this frame
+    throw ChannelError(ChannelErrc::oversized_frame,
+                       "receive: a frame of " +
+                           std::to_string(header.payload_size) +
+                           " bytes, more than the channel accepts (" +
+                           std::to_string(max_payload_) + ")");
+  }
   if (header.kind == detail::frame_kind::exception) {
     receive_payload(buffer_, header.payload_size);
     std::pair<std::string, std::string> error;
@@ -141,7 +152,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw RemoteError(std::move(error.first), error.second);
   }
   if (header.type_hash != expected_hash || sent_name != expected_name) {
-    receive_payload(buffer_, header.payload_size);  // keep the stream in step
+    skip_payload(header.payload_size);  // keep the stream in step
     throw ChannelError(ChannelErrc::type_mismatch,
                        "receive<" + std::string(expected_name) +
                            ">: the peer sent a value of type " + sent_name);
@@ -157,8 +168,16 @@ void Channel::receive_payload(void* data, std::size_t size) {
 }
 
 void Channel::receive_payload(std::vector<char>& buffer, std::size_t size) {
-  buffer.resize(size);
-  receive_payload(buffer.data(), size);
+  receive_elements(buffer, size);
+}
+
+void Channel::skip_payload(std::size_t size) {
+  std::array<char, 65536> sink{};
+  while (size > 0) {
+    const std::size_t part = std::min(size, sink.size());
+    receive_payload(sink.data(), part);
+    size -= part;
+  }
 }
 
 void Channel::throw_malformed(std::string_view type,
@@ -179,7 +198,9 @@ bool send_current_exception(Channel& channel) noexcept {
     } catch (const std::exception& e) {
       error = {demangled_type_name(typeid(e)), e.what()};
     } catch (...) {
-      error = {"unknown", "an exception not derived from std::exception"};
+      const std::type_info* type = abi::__cxa_current_exception_type();
+      error = {type != nullptr ? demangled_type_name(*type) : "unknown",
+               "an exception not derived from std::exception"};
     }
     const std::vector<char> frame = encode_frame(error, frame_kind::exception);
     channel_access::send_frame(channel, frame);

@@ -68,7 +68,8 @@ int open_pidfd(pid_t pid) noexcept {
 
 }  // namespace
 
-child::child(pid_t pid) noexcept : pid_(pid), pidfd_(open_pidfd(pid)) {}
+child::child(pid_t pid) noexcept
+    : pid_(pid), pidfd_(unique_fd(open_pidfd(pid))) {}
 
 child::child(child&& other) noexcept
     : pid_(std::exchange(other.pid_, 0)),

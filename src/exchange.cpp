@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include <pprocess/system.hpp>
@@ -54,7 +56,40 @@ bool exited_cleanly(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/// The live exchanges of this process, for waitall().
+struct exchange_registry {
+  std::mutex mutex;
+  std::set<Exchange*> exchanges;
+};
+
+exchange_registry& registry() {
+  static auto* instance = new exchange_registry;  // never destroyed
+  return *instance;
+}
+
+void enlist(Exchange* exchange) {
+  auto& r = registry();
+  const std::lock_guard lock(r.mutex);
+  r.exchanges.insert(exchange);
+}
+
+void delist(Exchange* exchange) noexcept {
+  auto& r = registry();
+  const std::lock_guard lock(r.mutex);
+  r.exchanges.erase(exchange);
+}
+
 }  // namespace
+
+void detail::release_kept_processes() noexcept {
+  auto& r = registry();
+  const std::lock_guard lock(r.mutex);
+  for (Exchange* exchange : r.exchanges) {
+    if (exchange->owner_ == ::getpid()) {
+      exchange->release_workers();
+    }
+  }
+}
 
 Exchange::Exchange(Options options) : options_(options), owner_(::getpid()) {
   if (!options_.limit) {
@@ -63,6 +98,7 @@ Exchange::Exchange(Options options) : options_(options), owner_(::getpid()) {
   if (*options_.limit == 0) {
     throw Error("Exchange: limit must be at least 1");
   }
+  enlist(this);
 }
 
 Exchange::Exchange(std::vector<Channel> channels, Options options)
@@ -73,10 +109,23 @@ Exchange::Exchange(std::vector<Channel> channels, Options options)
 }
 
 Exchange::~Exchange() {
+  delist(this);
   shut_down();
 }
 
-Exchange::Exchange(Exchange&& other) noexcept = default;
+Exchange::Exchange(Exchange&& other) noexcept
+    : options_(other.options_),
+      owner_(other.owner_),
+      next_task_(other.next_task_),
+      next_managed_(other.next_managed_),
+      active_(std::move(other.active_)),
+      removed_(std::move(other.removed_)),
+      retiring_(std::move(other.retiring_)),
+      waiting_(std::move(other.waiting_)),
+      pools_(std::move(other.pools_)),
+      pool_index_(std::move(other.pool_index_)) {
+  enlist(this);
+}
 
 Exchange& Exchange::operator=(Exchange&& other) noexcept {
   if (this != &other) {
@@ -273,17 +322,14 @@ void Exchange::submit(detail::waiting_work work) {
 void Exchange::schedule() {
   // Idle reusable processes take the calls of their own callable first:
   // they need no new process.
+  std::vector<exchange_entry*> idle;
   for (auto& entry : active_) {
-    if (entry->pool == detail::no_pool || !entry->tasks.empty()) {
-      continue;
+    if (entry->pool != detail::no_pool && entry->tasks.empty()) {
+      idle.push_back(entry.get());
     }
-    const auto call = std::find_if(
-        waiting_.begin(), waiting_.end(),
-        [&](const auto& work) { return work.pool == entry->pool; });
-    if (call != waiting_.end()) {
-      dispatch_call(*entry, *call);
-      waiting_.erase(call);
-    }
+  }
+  for (exchange_entry* worker : idle) {
+    feed(*worker);
   }
   while (!waiting_.empty()) {
     if (processes() < *options_.limit) {
@@ -297,6 +343,47 @@ void Exchange::schedule() {
   }
 }
 
+void Exchange::release_workers() noexcept {
+  std::vector<exchange_entry*> workers;
+  for (auto& entry : active_) {
+    if (entry->pool != detail::no_pool) {
+      workers.push_back(entry.get());
+    }
+  }
+  for (exchange_entry* worker : workers) {
+    if (worker->tasks.empty()) {
+      retire(*worker);
+    } else {
+      // Busy: it reads the end after its call, sends its result (our side
+      // still reads) and exits. Later calls go to new processes.
+      (void)::shutdown(worker->channel.fileno(), SHUT_WR);
+      worker->draining = true;
+    }
+  }
+}
+
+bool Exchange::feed(exchange_entry& worker) {
+  if (worker.draining) {
+    retire(worker);
+    return false;
+  }
+  const auto call =
+      std::find_if(waiting_.begin(), waiting_.end(),
+                   [&](const auto& work) { return work.pool == worker.pool; });
+  if (call == waiting_.end()) {
+    return false;
+  }
+  if (!dispatch_call(worker, *call)) {
+    // The kept process died while idle: the call was never its own. It
+    // stays first in line, and the dead process leaves the exchange.
+    worker.tasks.pop_back();
+    retire(worker);
+    return false;
+  }
+  waiting_.erase(call);
+  return true;
+}
+
 void Exchange::launch(detail::waiting_work& work) {
   if (work.pool == detail::no_pool) {
     active_.push_back(std::make_unique<exchange_entry>(
@@ -308,14 +395,15 @@ void Exchange::launch(detail::waiting_work& work) {
   }
 }
 
-void Exchange::dispatch_call(exchange_entry& worker,
+bool Exchange::dispatch_call(exchange_entry& worker,
                              detail::waiting_work& work) {
   worker.tasks.push_back(work.task);
   worker.delivered = false;
   try {
     detail::channel_access::send_frame(worker.channel, work.call);
+    return true;
   } catch (const ChannelError&) {
-    // The worker died; store() notices its end and fails this task.
+    return false;
   }
 }
 
@@ -441,13 +529,7 @@ void Exchange::after_delivery(exchange_entry& entry) {
       entry.tasks.pop_front();
     }
     entry.delivered = false;
-    const auto call =
-        std::find_if(waiting_.begin(), waiting_.end(),
-                     [&](const auto& work) { return work.pool == entry.pool; });
-    if (call != waiting_.end()) {
-      dispatch_call(entry, *call);
-      waiting_.erase(call);
-    }
+    feed(entry);  // may retire the entry: nothing may follow
   } else if (options_.continuous) {
     entry.delivered = true;
   } else {

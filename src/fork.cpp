@@ -5,6 +5,7 @@
 // - flush stdio and the C++ streams before fork(), so that text written
 //   before it is printed once, not once per process;
 // - the created process dies with its creator (PR_SET_PDEATHSIG);
+// - the created process keeps no copy of its siblings' channels (private_fd);
 // - the created process ends with _exit(): it runs none of its creator's
 //   atexit handlers or static destructors.
 #include <sys/prctl.h>
@@ -16,6 +17,8 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+
+#include <pprocess/detail/private_fd.hpp>
 
 #include "errors.hpp"
 #include "pprocess/channel.hpp"
@@ -46,13 +49,18 @@ Channel create() {
   flush_streams();
   const pid_t creator = ::getpid();
   detail::lock_table_for_fork();
+  detail::lock_private_fds_for_fork();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int error = errno;
+    detail::unlock_private_fds_in_creator();
     detail::unlock_table_in_creator(0);
     throw detail::os_error(error, "create: fork");
   }
   if (pid == 0) {
+    // Our siblings' channels and pidfds are our creator's business: keeping
+    // copies would keep those channels open after the creator closes them.
+    detail::hide_private_fds_in_created();
     detail::unlock_table_in_created();
     creator_end.reset();
     // End with the creator, even if it dies by SIGKILL. The signal is sent
@@ -63,6 +71,7 @@ Channel create() {
     }
     return detail::channel_access::make(std::move(created_end), {});
   }
+  detail::unlock_private_fds_in_creator();
   detail::unlock_table_in_creator(pid);
   created_end.reset();
   return detail::channel_access::make(std::move(creator_end),

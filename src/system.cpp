@@ -9,10 +9,14 @@
 #include <string>
 
 #include <pprocess/detail/child.hpp>
+#include <pprocess/exchange.hpp>
 
 namespace pprocess {
 
 void waitall() {
+  // Kept (reusable) processes wait for calls that will never come while we
+  // wait for them: tell them to end once their current call is done.
+  detail::release_kept_processes();
   detail::reap_all();
 }
 

@@ -30,8 +30,10 @@
 
 #include <sys/types.h>  // pid_t
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -42,6 +44,7 @@
 #include <vector>
 
 #include <pprocess/detail/child.hpp>
+#include <pprocess/detail/private_fd.hpp>
 #include <pprocess/detail/unique_fd.hpp>
 #include <pprocess/detail/wire.hpp>
 #include <pprocess/error.hpp>
@@ -75,8 +78,7 @@ class [[nodiscard]] Channel {
   ///
   /// @throws ChannelError the peer closed its end (never SIGPIPE), or the
   ///         channel is closed
-  template <class T>
-    requires serializable<T>
+  template <serializable T>
   void send(const T& value);
 
   /// Receives the next value, which must be a `T`.
@@ -86,8 +88,7 @@ class [[nodiscard]] Channel {
   /// @throws ProcessError the created process ended without sending
   /// @throws ChannelError the peer sent another type (the message names
   ///         both), hung up, or sent a frame that does not decode
-  template <class T>
-    requires serializable<T>
+  template <serializable T>
   [[nodiscard]] T receive();
 
   /// Closes the channel; the peer's next receive sees the end.
@@ -111,12 +112,17 @@ class [[nodiscard]] Channel {
                                       std::uint64_t expected_hash);
   void receive_payload(void* data, std::size_t size);
   void receive_payload(std::vector<char>& buffer, std::size_t size);
+  void skip_payload(std::size_t size);
+  template <class Container>
+  void receive_elements(Container& container, std::size_t size);
   [[noreturn]] void throw_malformed(std::string_view type,
                                     std::string_view why) const;
 
-  detail::unique_fd fd_;
+  detail::private_fd fd_;
   detail::child child_;
   std::vector<char> buffer_;  // cereal's encodings, reused between frames
+  // Frames that claim more are refused before anything is allocated.
+  std::uint64_t max_payload_ = std::uint64_t{1} << 40;
 };
 
 /// Creates a process (fork); both sides get their end of a new channel.
@@ -185,8 +191,7 @@ struct channel_access {
 
 }  // namespace detail
 
-template <class T>
-  requires serializable<T>
+template <serializable T>
 void Channel::send(const T& value) {
   constexpr std::string_view name = detail::type_name<T>();
   std::span<const char> payload;
@@ -209,40 +214,59 @@ void Channel::send(const T& value) {
   send_parts(parts);
 }
 
-template <class T>
-  requires serializable<T> T Channel::receive() {
-    constexpr std::string_view name = detail::type_name<T>();
-    const detail::frame_header header =
-        receive_header(name, detail::type_fingerprint<T>);
-    T value{};
-    if constexpr (detail::raw_value<T>) {
-      if (header.payload_size != sizeof(T)) {
-        receive_payload(buffer_, header.payload_size);
-        throw_malformed(name, "payload size differs from the type's size");
-      }
-      receive_payload(&value, sizeof(T));
-    } else if constexpr (detail::raw_sequence<T>) {
-      using element = typename detail::is_raw_sequence<T>::element;
-      if (header.payload_size % sizeof(element) != 0) {
-        receive_payload(buffer_, header.payload_size);
-        throw_malformed(name, "payload is not a whole number of elements");
-      }
-      value.resize(header.payload_size / sizeof(element));
-      receive_payload(value.data(), header.payload_size);
-    } else {
-      receive_payload(buffer_, header.payload_size);
-      bool exact = false;
-      try {
-        exact = detail::cereal_decode(std::span<char>(buffer_), value);
-      } catch (const std::exception& e) {
-        throw_malformed(name, e.what());
-      }
-      if (!exact) {
-        throw_malformed(name, "bytes left over after decoding");
-      }
+template <serializable T>
+T Channel::receive() {
+  constexpr std::string_view name = detail::type_name<T>();
+  const detail::frame_header header =
+      receive_header(name, detail::type_fingerprint<T>);
+  T value{};
+  if constexpr (detail::raw_value<T>) {
+    if (header.payload_size != sizeof(T)) {
+      skip_payload(header.payload_size);
+      throw_malformed(name, "payload size differs from the type's size");
     }
-    return value;
+    receive_payload(&value, sizeof(T));
+  } else if constexpr (detail::raw_sequence<T>) {
+    using element = typename detail::is_raw_sequence<T>::element;
+    if (header.payload_size % sizeof(element) != 0) {
+      skip_payload(header.payload_size);
+      throw_malformed(name, "payload is not a whole number of elements");
+    }
+    receive_elements(value, header.payload_size);
+  } else {
+    receive_payload(buffer_, header.payload_size);
+    bool exact = false;
+    try {
+      exact = detail::cereal_decode(std::span<char>(buffer_), value);
+    } catch (const std::exception& e) {
+      throw_malformed(name, e.what());
+    }
+    if (!exact) {
+      throw_malformed(name, "bytes left over after decoding");
+    }
   }
+  return value;
+}
+
+/// Reads `size` bytes of payload into `container`, resized to hold them. The
+/// memory grows with the bytes that actually arrive, so a frame that claims
+/// more than its peer sends costs a truncated_frame error, not an
+/// allocation of the claimed size.
+template <class Container>
+void Channel::receive_elements(Container& container, std::size_t size) {
+  using element = typename Container::value_type;
+  constexpr std::size_t first_step = std::size_t{64} << 20;
+  std::size_t done = 0;
+  container.resize(0);
+  while (done < size) {
+    std::size_t target = std::min(size, std::max(2 * done, first_step));
+    target -= target % sizeof(element);
+    container.resize(target / sizeof(element));
+    receive_payload(reinterpret_cast<char*>(container.data()) + done,
+                    target - done);
+    done = target;
+  }
+}
 
 template <class Body>
 [[noreturn]] void detail::run_created(Channel& channel, Body&& body) noexcept {

@@ -93,6 +93,7 @@ struct exchange_entry {
   std::deque<std::size_t> tasks;  // in flight, oldest first
   std::size_t pool;               // reusable worker pool, or no_pool
   bool delivered = false;         // the oldest task sent something
+  bool draining = false;          // takes no further calls (see waitall)
 };
 
 inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
@@ -119,6 +120,11 @@ struct pool_key {
 
 template <class F>
 class managed_callable;
+
+/// Tells the kept (reusable) processes of every live exchange of this process
+/// to end once their current call is done, so that waitall() does not wait
+/// for processes that wait for work.
+void release_kept_processes() noexcept;
 
 }  // namespace detail
 
@@ -214,6 +220,7 @@ class Exchange {
  private:
   template <class F>
   friend class detail::managed_callable;
+  friend void detail::release_kept_processes() noexcept;
 
   template <class F, class... Args>
   void start_task(std::uint64_t managed, F&& fn, Args&&... args);
@@ -224,8 +231,10 @@ class Exchange {
   std::size_t processes() const noexcept;
   void schedule();
   void launch(detail::waiting_work& work);
-  void dispatch_call(detail::exchange_entry& worker,
+  bool dispatch_call(detail::exchange_entry& worker,
                      detail::waiting_work& work);
+  bool feed(detail::exchange_entry& worker);
+  void release_workers() noexcept;
   bool retire_idle_worker();
   void serve(detail::exchange_entry& entry, bool readable, bool ended);
   void after_delivery(detail::exchange_entry& entry);

@@ -160,14 +160,18 @@ template <class T>
 template <class F, class Range>
 Map<T>& Map<T>::operator()(F&& fn, Range&& sequence) {
   using element = std::decay_t<std::ranges::range_reference_t<Range>>;
+  // The result is converted to T in the created process, so that
+  // pmap<long>(int-returning fn) sends the T this Map receives.
+  auto as_result = [f = std::forward<F>(fn)](element& e) mutable -> T {
+    return std::invoke(f, e);
+  };
   if constexpr (serializable<std::tuple<element>>) {
-    auto body = MakeReusable(std::forward<F>(fn));
-    auto call = manage(std::move(body));
+    auto call = manage(MakeReusable(std::move(as_result)));
     for (auto&& e : sequence) {
       call(e);
     }
   } else {
-    auto call = manage(MakeParallel(std::forward<F>(fn)));
+    auto call = manage(MakeParallel(std::move(as_result)));
     for (auto&& e : sequence) {
       call(e);
     }

@@ -52,9 +52,9 @@ class Queue : public Exchange {
  protected:
   void task_ended(std::size_t /*task*/, const ProcessError& error, bool clean,
                   bool delivered) override {
-    // A continuous process that sent its values and exited cleanly simply
-    // ended; anything else lost work the consumer must hear about.
-    if (!(clean && delivered)) {
+    // A continuous process that exits cleanly has sent all it meant to;
+    // any other end lost work the consumer must hear about.
+    if (!clean || (!delivered && !options().continuous)) {
       received_.emplace_back(std::make_exception_ptr(error));
     }
   }

@@ -7,7 +7,7 @@
 #include <optional>
 #include <span>
 
-#include <pprocess/detail/unique_fd.hpp>
+#include <pprocess/detail/private_fd.hpp>
 
 namespace pprocess::detail {
 
@@ -61,7 +61,7 @@ class [[nodiscard]] child {
 
  private:
   pid_t pid_ = 0;
-  unique_fd pidfd_;
+  private_fd pidfd_;
   std::optional<int> status_;
 };
 

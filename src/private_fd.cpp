@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#include "pprocess/detail/private_fd.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <unordered_set>
+
+namespace pprocess::detail {
+namespace {
+
+struct fd_list {
+  std::mutex mutex;
+  std::unordered_set<int> fds;
+};
+
+fd_list& list() noexcept {
+  static auto* instance = new fd_list;  // never destroyed: see child.cpp
+  return *instance;
+}
+
+}  // namespace
+
+private_fd::private_fd(unique_fd fd) noexcept : fd_(std::move(fd)) {
+  if (fd_) {
+    auto& l = list();
+    const std::lock_guard lock(l.mutex);
+    l.fds.insert(fd_.get());
+  }
+}
+
+void private_fd::reset() noexcept {
+  if (fd_) {
+    auto& l = list();
+    // Closed under the lock, so that no fork() sees the number listed and
+    // closed, or unlisted and open.
+    const std::lock_guard lock(l.mutex);
+    l.fds.erase(fd_.get());
+    fd_.reset();
+  }
+}
+
+void lock_private_fds_for_fork() noexcept {
+  list().mutex.lock();
+}
+
+void unlock_private_fds_in_creator() noexcept {
+  list().mutex.unlock();
+}
+
+void hide_private_fds_in_created() noexcept {
+  auto& l = list();
+  if (!l.fds.empty()) {
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (const int fd : l.fds) {
+      if (null >= 0) {
+        // dup3 replaces the descriptor atomically and keeps it close-on-exec.
+        (void)::dup3(null, fd, O_CLOEXEC);
+      } else {
+        (void)::close(fd);
+      }
+    }
+    if (null >= 0) {
+      (void)::close(null);
+    }
+  }
+  l.fds.clear();
+  l.mutex.unlock();
+}
+
+}  // namespace pprocess::detail

@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: MIT
+#include "pprocess/exchange.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <time.h>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <pprocess/pprocess.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Interval = std::array<std::int64_t, 2>;  // [start, end) in ns
+
+std::int64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+/// The largest number of intervals that cover one instant.
+std::size_t max_overlap(const std::vector<Interval>& intervals) {
+  std::vector<std::pair<std::int64_t, int>> events;
+  for (const auto& [start, end] : intervals) {
+    events.emplace_back(start, +1);
+    events.emplace_back(end, -1);
+  }
+  // At equal times an end comes before a start: touching is not overlapping.
+  std::sort(events.begin(), events.end());
+  std::size_t current = 0;
+  std::size_t most = 0;
+  for (const auto& [time, delta] : events) {
+    current = delta > 0 ? current + 1 : current - 1;
+    most = std::max(most, current);
+  }
+  return most;
+}
+
+/// Ends the calling (created) process by `sig`, without a core file.
+[[noreturn]] void die_by(int sig) {
+  const rlimit no_core{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &no_core);
+  (void)::signal(sig, SIG_DFL);
+  (void)::raise(sig);
+  ::_exit(99);
+}
+
+/// An exchange that stores every value it receives, in arrival order.
+template <class T>
+class Collector : public pprocess::Exchange {
+ public:
+  using Exchange::Exchange;
+  std::vector<T> values;
+  void store_data(pprocess::Channel& channel) override {
+    values.push_back(channel.receive<T>());
+  }
+};
+
+using Collect = Collector<int>;
+
+std::vector<int> sorted(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+void send_square(pprocess::Channel& ch, int i) {
+  ch.send(i * i);
+}
+
+void sleep_then_send(pprocess::Channel& ch, int ms, int value) {
+  sleep_ms(ms);
+  ch.send(value);
+}
+
+void send_interval(pprocess::Channel& ch, int ms) {
+  const std::int64_t start = now_ns();
+  sleep_ms(ms);
+  ch.send(Interval{start, now_ns()});
+}
+
+/// finish() until it returns normally, collecting the ProcessErrors it
+/// throws on the way.
+std::vector<pprocess::ProcessError> finish_collecting(pprocess::Exchange& x) {
+  std::vector<pprocess::ProcessError> errors;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    try {
+      x.finish();
+      return errors;
+    } catch (const pprocess::ProcessError& e) {
+      errors.push_back(e);
+    }
+  }
+  ADD_FAILURE() << "finish() kept throwing";
+  return errors;
+}
+
+}  // namespace
+
+TEST(ExchangeTest, FinishStoresTheValueOfEveryStartedProcess) {
+  Collect x({.limit = 4});
+  for (int i = 0; i < 10; ++i) {
+    x.start(send_square, i);
+  }
+  x.finish();
+  EXPECT_EQ(sorted(x.values),
+            (std::vector<int>{0, 1, 4, 9, 16, 25, 36, 49, 64, 81}));
+}
+
+TEST(ExchangeTest, LimitZeroThrowsError) {
+  EXPECT_THROW(Collect({.limit = 0}), pprocess::Error);
+}
+
+TEST(ExchangeTest, UnsetLimitIsTheAvailableProcessors) {
+  const std::size_t processors = pprocess::available_processors();
+  ASSERT_GE(processors, 1U);
+  Collector<Interval> x;
+  for (std::size_t i = 0; i < processors + 1; ++i) {
+    x.start(send_interval, 300);
+  }
+  x.finish();
+  ASSERT_EQ(x.values.size(), processors + 1);
+  EXPECT_EQ(max_overlap(x.values), processors);
+}
+
+TEST(ExchangeTest, StartDoesNotBlockOverTheLimit) {
+  Collect x({.limit = 1});
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    x.start(sleep_then_send, 300, i);
+  }
+  EXPECT_LT(elapsed_ms(t0), 250.0);
+  x.finish();
+  EXPECT_GE(elapsed_ms(t0), 850.0);
+  EXPECT_EQ(x.values, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(ExchangeTest, NeverMoreThanLimitProcessesRunAtOnce) {
+  Collector<Interval> x({.limit = 3});
+  for (int i = 0; i < 8; ++i) {
+    x.start(send_interval, 150);
+  }
+  x.finish();
+  ASSERT_EQ(x.values.size(), 8U);
+  EXPECT_EQ(max_overlap(x.values), 3U);
+}
+
+TEST(ExchangeTest, EightTasksOfTwoHundredMsWithLimitFourTakeTwoRounds) {
+  Collect x({.limit = 4});
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {
+    x.start(sleep_then_send, 200, i);
+  }
+  x.finish();
+  const double ms = elapsed_ms(t0);
+  EXPECT_GE(ms, 400.0);
+  EXPECT_LT(ms, 1500.0);
+  EXPECT_EQ(sorted(x.values), (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST(ExchangeTest, LimitCountsAProcessThatDeliveredAndStillRuns) {
+  // The first process sends its value, then keeps running for 300 ms and
+  // writes the time it is about to exit into a pipe. With limit 1 the second
+  // process must not start before that.
+  test_support::unique_pipe pipe;
+  Collector<std::int64_t> x({.limit = 1});
+  x.start(
+      [](pprocess::Channel& ch, int write_fd) {
+        ch.send(std::int64_t{0});
+        sleep_ms(300);
+        (void)test_support::write_value(write_fd, now_ns());
+      },
+      pipe.write_end());
+  x.start([](pprocess::Channel& ch) { ch.send(now_ns()); });
+  x.finish();
+  pipe.close_write();
+  const auto first_leaving =
+      test_support::read_value<std::int64_t>(pipe.read_end());
+  ASSERT_TRUE(first_leaving.has_value());
+  ASSERT_EQ(x.values.size(), 2U);
+  EXPECT_GE(x.values[1], *first_leaving);
+}
+
+TEST(ExchangeTest, StoreStartsWaitingWork) {
+  Collect x({.limit = 1});
+  for (int i = 0; i < 3; ++i) {
+    x.start(send_square, i);
+  }
+  for (int calls = 0; x.unfinished() && calls < 1000; ++calls) {
+    x.store(100ms);
+  }
+  EXPECT_FALSE(x.unfinished());
+  EXPECT_EQ(x.values, (std::vector<int>{0, 1, 4}));
+}
+
+TEST(ExchangeTest, StoreWithTimeoutReturnsWhenNothingArrives) {
+  Collect x({.limit = 1});
+  x.start(sleep_then_send, 5000, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  x.store(50ms);
+  const double ms = elapsed_ms(t0);
+  EXPECT_GE(ms, 40.0);
+  EXPECT_LT(ms, 2000.0);
+  EXPECT_TRUE(x.values.empty());
+  EXPECT_TRUE(x.unfinished());
+}
+
+TEST(ExchangeTest, RemoteErrorFromStoreDataLeavesFinishAbleToGoOn) {
+  Collect x({.limit = 2});
+  x.start([](pprocess::Channel&) { throw std::logic_error("oops"); });
+  x.start(sleep_then_send, 100, 1);
+  x.start(sleep_then_send, 200, 2);
+  try {
+    x.finish();
+    ADD_FAILURE() << "finish() did not throw";
+  } catch (const pprocess::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::logic_error");
+    EXPECT_STREQ(e.what(), "oops");
+  }
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{1, 2}));
+}
+
+TEST(ExchangeTest, WaitReturnsOnceBelowTheLimit) {
+  Collect x({.limit = 2});
+  x.start(sleep_then_send, 50, 1);
+  x.start(sleep_then_send, 5000, 2);
+  ASSERT_TRUE(x.busy());
+  const auto t0 = std::chrono::steady_clock::now();
+  x.wait();
+  EXPECT_LT(elapsed_ms(t0), 2500.0);
+  EXPECT_FALSE(x.busy());
+  EXPECT_EQ(x.values, (std::vector<int>{1}));
+  EXPECT_TRUE(x.unfinished());
+}
+
+TEST(ExchangeTest, BusyAndUnfinishedFollowTheWork) {
+  Collect x({.limit = 2});
+  EXPECT_FALSE(x.busy());
+  EXPECT_FALSE(x.unfinished());
+  for (int i = 0; i < 3; ++i) {
+    x.start(send_square, i);
+  }
+  EXPECT_TRUE(x.busy());
+  EXPECT_TRUE(x.unfinished());
+  x.finish();
+  EXPECT_FALSE(x.busy());
+  EXPECT_FALSE(x.unfinished());
+}
+
+TEST(ExchangeTest, NonContinuousStoresOneValuePerProcess) {
+  Collect x({.limit = 2});
+  x.start([](pprocess::Channel& ch) {
+    ch.send(1);
+    ch.send(2);
+    ch.send(3);
+  });
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{1}));
+}
+
+TEST(ExchangeTest, ContinuousStoresEveryValueUntilTheProcessCloses) {
+  Collect x({.limit = 2, .continuous = true});
+  for (int base = 0; base < 2; ++base) {
+    x.start(
+        [](pprocess::Channel& ch, int b) {
+          for (int k = 0; k < 3; ++k) {
+            ch.send(b * 10 + k);
+            sleep_ms(20);
+          }
+        },
+        base);
+  }
+  x.finish();
+  EXPECT_EQ(sorted(x.values), (std::vector<int>{0, 1, 2, 10, 11, 12}));
+}
+
+TEST(ExchangeTest, SignalledProcessThrowsProcessErrorAndFinishCarriesOn) {
+  Collect x({.limit = 2});
+  x.start(send_square, 1);
+  x.start([](pprocess::Channel&) { die_by(SIGKILL); });
+  x.start(sleep_then_send, 100, 2);
+  x.start(sleep_then_send, 200, 3);
+  const auto errors = finish_collecting(x);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].signal(), SIGKILL);
+  EXPECT_EQ(errors[0].exit_status(), -1);
+  EXPECT_GT(errors[0].pid(), 0);
+  EXPECT_FALSE(test_support::process_exists(errors[0].pid()));
+  EXPECT_EQ(sorted(x.values), (std::vector<int>{1, 2, 3}));
+  EXPECT_FALSE(x.unfinished());
+}
+
+TEST(ExchangeTest, NonZeroExitThrowsProcessErrorWithItsStatus) {
+  Collect x({.limit = 2});
+  x.start([](pprocess::Channel&) { ::_exit(3); });
+  x.start(send_square, 4);
+  const auto errors = finish_collecting(x);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].exit_status(), 3);
+  EXPECT_EQ(errors[0].signal(), 0);
+  EXPECT_EQ(x.values, (std::vector<int>{16}));
+}
+
+TEST(ExchangeTest, CleanExitWithoutValueIsANormalEnd) {
+  Collect x({.limit = 2});
+  x.start([](pprocess::Channel&) { ::_exit(0); });
+  x.start([](pprocess::Channel&) {});
+  x.start(send_square, 5);
+  EXPECT_NO_THROW(x.finish());
+  EXPECT_EQ(x.values, (std::vector<int>{25}));
+  EXPECT_FALSE(x.unfinished());
+}
+
+TEST(ExchangeTest, ConstructorWithChannelsWatchesThem) {
+  std::vector<pprocess::Channel> channels;
+  for (int i = 1; i <= 3; ++i) {
+    channels.push_back(pprocess::start(send_square, i));
+  }
+  Collect x(std::move(channels), {.limit = 4});
+  EXPECT_EQ(x.active().size(), 3U);
+  x.finish();
+  EXPECT_EQ(sorted(x.values), (std::vector<int>{1, 4, 9}));
+}
+
+TEST(ExchangeTest, AddWatchesAChannelFromStart) {
+  Collect x({.limit = 2});
+  x.add(pprocess::start(send_square, 6));
+  ASSERT_EQ(x.active().size(), 1U);
+  EXPECT_TRUE(x.unfinished());
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{36}));
+  EXPECT_TRUE(x.active().empty());
+}
+
+TEST(ExchangeTest, AddWaitWaitsUntilBelowTheLimit) {
+  Collect x({.limit = 1});
+  x.add(pprocess::start(sleep_then_send, 300, 1));
+  const auto t0 = std::chrono::steady_clock::now();
+  x.add_wait(pprocess::start(send_square, 2));
+  EXPECT_GE(elapsed_ms(t0), 250.0);
+  EXPECT_EQ(x.values, (std::vector<int>{1}));
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{1, 4}));
+}
+
+TEST(ExchangeTest, ReadyWithTimeoutReturnsNothingWhenNothingArrives) {
+  pprocess::Exchange x({.limit = 2});
+  x.add(pprocess::start(sleep_then_send, 5000, 1));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto ready = x.ready(50ms);
+  const double ms = elapsed_ms(t0);
+  EXPECT_TRUE(ready.empty());
+  EXPECT_GE(ms, 40.0);
+  EXPECT_LT(ms, 2000.0);
+}
+
+TEST(ExchangeTest, ReadyReturnsTheChannelThatHasData) {
+  pprocess::Exchange x({.limit = 2});
+  x.add(pprocess::start(sleep_then_send, 5000, 1));
+  auto fast = pprocess::start(sleep_then_send, 0, 2);
+  const pid_t fast_pid = fast.pid();
+  x.add(std::move(fast));
+  const auto ready = x.ready();
+  ASSERT_EQ(ready.size(), 1U);
+  EXPECT_EQ(ready[0]->pid(), fast_pid);
+  EXPECT_EQ(ready[0]->receive<int>(), 2);
+}
+
+TEST(ExchangeTest, ActiveReadyRemoveLoopReceivesEveryValue) {
+  pprocess::Exchange x({.limit = 4});
+  for (int i = 0; i < 4; ++i) {
+    x.add(pprocess::start(sleep_then_send, 30 * i, i));
+  }
+  std::vector<int> values;
+  while (!x.active().empty()) {
+    for (pprocess::Channel* ch : x.ready()) {
+      values.push_back(ch->receive<int>());
+      x.remove(*ch);
+    }
+  }
+  EXPECT_EQ(sorted(values), (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(ExchangeTest, RemoveStopsWatchingTheChannel) {
+  pprocess::Exchange x({.limit = 2});
+  x.add(pprocess::start(sleep_then_send, 5000, 1));
+  x.add(pprocess::start(sleep_then_send, 5000, 2));
+  const auto before = x.active();
+  ASSERT_EQ(before.size(), 2U);
+  pprocess::Channel* kept = before[1];
+  x.remove(*before[0]);
+  const auto after = x.active();
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_EQ(after[0], kept);
+}
+
+TEST(ExchangeTest, RemovedChannelIsClosedForItsProcessWhileOthersRun) {
+  // The first process reads until its creator closes the channel. A process
+  // started after it must not keep that channel open behind the creator's
+  // back.
+  pprocess::Exchange x({.limit = 2});
+  x.start([](pprocess::Channel& ch) {
+    try {
+      for (;;) {
+        (void)ch.receive<int>();
+      }
+    } catch (const pprocess::ChannelError&) {
+    }
+  });
+  x.start(sleep_then_send, 5000, 2);
+  pprocess::Channel* reader = x.active().at(0);
+  const pid_t pid = reader->pid();
+  x.remove(*reader);
+  EXPECT_TRUE(test_support::wait_until(
+      [pid] { return test_support::process_ended(pid); }, 2000ms));
+}
+
+TEST(ExchangeTest, RemoveWithoutAutocloseLeavesTheChannelOpen) {
+  pprocess::Exchange x({.limit = 2, .autoclose = false});
+  x.add(pprocess::start(sleep_then_send, 50, 7));
+  pprocess::Channel* ch = x.active().at(0);
+  x.remove(*ch);
+  EXPECT_TRUE(x.active().empty());
+  EXPECT_GE(ch->fileno(), 0);
+  EXPECT_EQ(ch->receive<int>(), 7);
+}
+
+TEST(ExchangeTest, CreateReturnsTheChannelOnlyInTheCreatedProcess) {
+  Collect x({.limit = 2});
+  for (int i = 0; i < 4; ++i) {
+    if (auto ch = x.create()) {
+      ch->send(ch->pid() == 0 ? i * 10 : -1);
+      pprocess::exit(*ch);
+    }
+  }
+  x.finish();
+  EXPECT_EQ(sorted(x.values), (std::vector<int>{0, 10, 20, 30}));
+}
+
+TEST(ExchangeTest, CreateBlocksWhileAtTheLimit) {
+  Collect x({.limit = 1});
+  if (auto ch = x.create()) {
+    sleep_ms(300);
+    ch->send(1);
+    pprocess::exit(*ch);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto ch = x.create()) {
+    ch->send(2);
+    pprocess::exit(*ch);
+  }
+  EXPECT_GE(elapsed_ms(t0), 250.0);
+  EXPECT_EQ(x.values, (std::vector<int>{1}));
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{1, 2}));
+}
+
+TEST(ExchangeTest, ManagedCallableStartsTheFunction) {
+  Collect x({.limit = 2});
+  auto calc = x.manage(send_square);
+  for (int i = 0; i < 4; ++i) {
+    calc(i);
+  }
+  x.finish();
+  EXPECT_EQ(sorted(x.values), (std::vector<int>{0, 1, 4, 9}));
+}
+
+TEST(ExchangeTest, ExchangeIsMovable) {
+  Collect a({.limit = 2});
+  a.start(send_square, 3);
+  a.start(send_square, 4);
+  Collect b(std::move(a));
+  b.finish();
+  EXPECT_EQ(sorted(b.values), (std::vector<int>{9, 16}));
+}
+
+TEST(ExchangeTest, NoDescriptorOrZombieLeftAfterFinish) {
+  const int fds = test_support::open_fd_count();
+  {
+    Collect x({.limit = 2});
+    for (int i = 0; i < 5; ++i) {
+      x.start(send_square, i);
+    }
+    x.start([](pprocess::Channel&) { die_by(SIGKILL); });
+    (void)finish_collecting(x);
+    EXPECT_EQ(x.values.size(), 5U);
+    EXPECT_FALSE(test_support::has_unreaped_children());
+  }
+  EXPECT_EQ(test_support::open_fd_count(), fds);
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}
+
+TEST(ExchangeTest, DestroyingAnExchangeEndsItsRunningProcesses) {
+  const int fds = test_support::open_fd_count();
+  std::vector<pid_t> pids;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    Collect x({.limit = 2});
+    x.start(sleep_then_send, 30000, 1);
+    x.start(sleep_then_send, 30000, 2);
+    x.start(sleep_then_send, 30000, 3);  // waiting, never started
+    for (pprocess::Channel* ch : x.active()) {
+      pids.push_back(ch->pid());
+    }
+  }
+  EXPECT_LT(elapsed_ms(t0), 5000.0);
+  ASSERT_EQ(pids.size(), 2U);
+  for (const pid_t pid : pids) {
+    EXPECT_FALSE(test_support::process_exists(pid)) << pid;
+  }
+  EXPECT_EQ(test_support::open_fd_count(), fds);
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}
+
+TEST(ExchangeTest, DestroyingAnExchangeKillsAProcessThatIgnoresSigterm) {
+  pid_t pid = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    pprocess::Exchange x({.limit = 1, .continuous = true});
+    x.start([](pprocess::Channel& ch) {
+      (void)::signal(SIGTERM, SIG_IGN);
+      ch.send(1);
+      sleep_ms(30000);
+    });
+    pprocess::Channel* ch = x.active().at(0);
+    pid = ch->pid();
+    ASSERT_EQ(ch->receive<int>(), 1);  // SIGTERM is ignored from now on
+  }
+  EXPECT_LT(elapsed_ms(t0), 5000.0);
+  EXPECT_FALSE(test_support::process_exists(pid));
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+#include "pprocess/map.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <pprocess/pprocess.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+/// Ends the calling (created) process by `sig`, without a core file.
+[[noreturn]] void die_by(int sig) {
+  const rlimit no_core{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &no_core);
+  (void)::signal(sig, SIG_DFL);
+  (void)::raise(sig);
+  ::_exit(99);
+}
+
+void send_square(pprocess::Channel& ch, int i) {
+  ch.send(i * i);
+}
+
+void sleep_then_send(pprocess::Channel& ch, int ms, int value) {
+  sleep_ms(ms);
+  ch.send(value);
+}
+
+/// A map whose task `i` sends i * i, except for `failing`, which throws
+/// std::out_of_range("bad <i>").
+void start_squares(pprocess::Map<int>& m, int count, int failing = -1) {
+  for (int i = 0; i < count; ++i) {
+    m.start(
+        [](pprocess::Channel& ch, int n, int bad) {
+          if (n == bad) {
+            throw std::out_of_range("bad " + std::to_string(n));
+          }
+          ch.send(n * n);
+        },
+        i, failing);
+  }
+}
+
+}  // namespace
+
+TEST(MapTest, ResultsComeInStartOrder) {
+  pprocess::Map<int> m({.limit = 5});
+  for (int i = 0; i < 5; ++i) {
+    m.start(sleep_then_send, (5 - i) * 60, i * i);  // the last ends first
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(m[i], i * i);
+  }
+}
+
+TEST(MapTest, IndexWaitsOnlyForThatResult) {
+  pprocess::Map<int> m({.limit = 2});
+  m.start(sleep_then_send, 5000, 0);
+  m.start(send_square, 3);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(m[1], 9);
+  EXPECT_LT(elapsed_ms(t0), 2500.0);
+}
+
+TEST(MapTest, SliceReturnsTheResultsOfTheRange) {
+  pprocess::Map<int> m({.limit = 3});
+  start_squares(m, 6);
+  EXPECT_EQ(m.slice(2, 5), (std::vector<int>{4, 9, 16}));
+  EXPECT_EQ(m.slice(3, 3), std::vector<int>{});
+}
+
+TEST(MapTest, SizeCountsTasksStartedIncludingWaitingOnes) {
+  pprocess::Map<int> m({.limit = 1});
+  EXPECT_EQ(m.size(), 0U);
+  for (int i = 0; i < 5; ++i) {
+    m.start(sleep_then_send, 100, i);
+  }
+  EXPECT_EQ(m.size(), 5U);
+  EXPECT_EQ(m[4], 4);
+  EXPECT_EQ(m.size(), 5U);
+}
+
+TEST(MapTest, IterationYieldsResultsInStartOrder) {
+  pprocess::Map<int> m({.limit = 3});
+  for (int i = 0; i < 6; ++i) {
+    m.start(sleep_then_send, (6 - i) * 30, i);
+  }
+  std::vector<int> seen;
+  for (const int v : m) {
+    seen.push_back(v);
+  }
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST(MapTest, IndexPastSizeThrowsOutOfRange) {
+  pprocess::Map<int> m({.limit = 2});
+  start_squares(m, 2);
+  EXPECT_THROW((void)m[2], std::out_of_range);
+  EXPECT_EQ(m[1], 1);
+}
+
+TEST(MapTest, ContinuousMapThrowsError) {
+  EXPECT_THROW(pprocess::Map<int>({.continuous = true}), pprocess::Error);
+}
+
+TEST(MapTest, LimitZeroThrowsError) {
+  EXPECT_THROW(pprocess::Map<int>({.limit = 0}), pprocess::Error);
+}
+
+TEST(MapTest, ThrowingTaskFailsOnlyItsIndex) {
+  pprocess::Map<int> m({.limit = 2});
+  start_squares(m, 5, 2);
+  EXPECT_EQ(m[3], 9);
+  try {
+    (void)m[2];
+    ADD_FAILURE() << "m[2] did not throw";
+  } catch (const pprocess::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::out_of_range");
+    EXPECT_STREQ(e.what(), "bad 2");
+  }
+  EXPECT_EQ(m[0], 0);
+  EXPECT_EQ(m[1], 1);
+  EXPECT_EQ(m[4], 16);
+}
+
+TEST(MapTest, FailedIndexThrowsAgainWhenReadAgain) {
+  pprocess::Map<int> m({.limit = 2});
+  start_squares(m, 3, 1);
+  EXPECT_THROW((void)m[1], pprocess::RemoteError);
+  EXPECT_THROW((void)m[1], pprocess::RemoteError);
+  EXPECT_EQ(m[2], 4);
+}
+
+TEST(MapTest, SignalledProcessThrowsProcessErrorAtItsIndex) {
+  pprocess::Map<int> m({.limit = 2});
+  m.start(send_square, 2);
+  m.start([](pprocess::Channel&) { die_by(SIGKILL); });
+  m.start(send_square, 4);
+  try {
+    (void)m[1];
+    ADD_FAILURE() << "m[1] did not throw";
+  } catch (const pprocess::ProcessError& e) {
+    EXPECT_EQ(e.signal(), SIGKILL);
+    EXPECT_EQ(e.exit_status(), -1);
+    EXPECT_GT(e.pid(), 0);
+  }
+  EXPECT_EQ(m[0], 4);
+  EXPECT_EQ(m[2], 16);
+}
+
+TEST(MapTest, NonZeroExitThrowsProcessErrorAtItsIndex) {
+  pprocess::Map<int> m({.limit = 2});
+  m.start([](pprocess::Channel&) { ::_exit(4); });
+  m.start(send_square, 5);
+  try {
+    (void)m[0];
+    ADD_FAILURE() << "m[0] did not throw";
+  } catch (const pprocess::ProcessError& e) {
+    EXPECT_EQ(e.exit_status(), 4);
+    EXPECT_EQ(e.signal(), 0);
+  }
+  EXPECT_EQ(m[1], 25);
+}
+
+TEST(MapTest, CleanExitWithoutResultThrowsProcessErrorAtItsIndex) {
+  pprocess::Map<int> m({.limit = 2});
+  m.start([](pprocess::Channel&) { ::_exit(0); });
+  m.start(send_square, 6);
+  EXPECT_THROW((void)m[0], pprocess::ProcessError);
+  EXPECT_EQ(m[1], 36);
+}
+
+TEST(MapTest, IterationThrowsAtTheFailedElementAndGoesOn) {
+  pprocess::Map<int> m({.limit = 2});
+  start_squares(m, 3, 1);
+  auto it = m.begin();
+  ASSERT_FALSE(it == m.end());
+  EXPECT_EQ(*it, 0);
+  ++it;
+  ASSERT_FALSE(it == m.end());
+  EXPECT_THROW((void)*it, pprocess::RemoteError);
+  ++it;
+  ASSERT_FALSE(it == m.end());
+  EXPECT_EQ(*it, 4);
+  ++it;
+  EXPECT_TRUE(it == m.end());
+}
+
+TEST(MapTest, SliceOverAFailedElementThrowsItsError) {
+  pprocess::Map<int> m({.limit = 2});
+  start_squares(m, 4, 2);
+  EXPECT_THROW((void)m.slice(1, 4), pprocess::RemoteError);
+  EXPECT_EQ(m.slice(0, 2), (std::vector<int>{0, 1}));
+  EXPECT_EQ(m[3], 9);
+}
+
+TEST(MapTest, CallOperatorStartsTheFunctionForEachElement) {
+  pprocess::Map<std::string> m({.limit = 2});
+  const std::vector<int> input{3, 1, 2};
+  m([](int n) { return std::string(static_cast<std::size_t>(n), 'x'); }, input);
+  ASSERT_EQ(m.size(), 3U);
+  EXPECT_EQ(m.slice(0, 3), (std::vector<std::string>{"xxx", "x", "xx"}));
+}
+
+TEST(MapTest, CreateInAMapOrdersByCreation) {
+  pprocess::Map<int> m({.limit = 2});
+  for (int i = 0; i < 5; ++i) {
+    if (auto ch = m.create()) {
+      sleep_ms((5 - i) * 20);
+      ch->send(i * 10);
+      pprocess::exit(*ch);
+    }
+  }
+  EXPECT_EQ(m.slice(0, 5), (std::vector<int>{0, 10, 20, 30, 40}));
+}
+
+TEST(MapTest, MapIsMoveConstructible) {
+  pprocess::Map<int> a({.limit = 2});
+  start_squares(a, 3);
+  pprocess::Map<int> b(std::move(a));
+  ASSERT_EQ(b.size(), 3U);
+  EXPECT_EQ(b.slice(0, 3), (std::vector<int>{0, 1, 4}));
+}
+
+TEST(MapTest, MoveAssignmentEndsTheProcessesOfTheTarget) {
+  pprocess::Map<int> target({.limit = 1});
+  target.start(sleep_then_send, 30000, 1);
+  const pid_t old_pid = target.active().at(0)->pid();
+  pprocess::Map<int> source({.limit = 2});
+  start_squares(source, 2);
+  const auto t0 = std::chrono::steady_clock::now();
+  target = std::move(source);
+  EXPECT_LT(elapsed_ms(t0), 5000.0);
+  EXPECT_FALSE(test_support::process_exists(old_pid));
+  ASSERT_EQ(target.size(), 2U);
+  EXPECT_EQ(target.slice(0, 2), (std::vector<int>{0, 1}));
+}
+
+TEST(MapTest, NoDescriptorOrZombieLeftAfterAMapIsDestroyed) {
+  const int fds = test_support::open_fd_count();
+  {
+    pprocess::Map<int> m({.limit = 3});
+    start_squares(m, 8, 5);
+    m.start([](pprocess::Channel&) { die_by(SIGKILL); });
+    EXPECT_EQ(m[7], 49);
+    EXPECT_THROW((void)m[8], pprocess::ProcessError);
+  }
+  EXPECT_EQ(test_support::open_fd_count(), fds);
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}
+
+TEST(MapTest, DestroyingAMapEndsItsRunningProcesses) {
+  const int fds = test_support::open_fd_count();
+  std::vector<pid_t> pids;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    pprocess::Map<int> m({.limit = 2});
+    for (int i = 0; i < 4; ++i) {
+      m.start(sleep_then_send, 30000, i);
+    }
+    for (pprocess::Channel* ch : m.active()) {
+      pids.push_back(ch->pid());
+    }
+  }
+  EXPECT_LT(elapsed_ms(t0), 5000.0);
+  ASSERT_EQ(pids.size(), 2U);
+  for (const pid_t pid : pids) {
+    EXPECT_FALSE(test_support::process_exists(pid)) << pid;
+  }
+  EXPECT_EQ(test_support::open_fd_count(), fds);
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}

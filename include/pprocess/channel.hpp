@@ -78,7 +78,9 @@ class [[nodiscard]] Channel {
   ///
   /// @throws ChannelError the peer closed its end (never SIGPIPE), or the
   ///         channel is closed
-  template <serializable T>
+  /// `T` must satisfy pprocess::serializable; another type is a compile
+  /// error that names it and says what would make it serializable.
+  template <class T>
   void send(const T& value);
 
   /// Receives the next value, which must be a `T`.
@@ -88,7 +90,7 @@ class [[nodiscard]] Channel {
   /// @throws ProcessError the created process ended without sending
   /// @throws ChannelError the peer sent another type (the message names
   ///         both), hung up, or sent a frame that does not decode
-  template <serializable T>
+  template <class T>
   [[nodiscard]] T receive();
 
   /// Closes the channel; the peer's next receive sees the end.
@@ -191,8 +193,17 @@ struct channel_access {
 
 }  // namespace detail
 
-template <serializable T>
+// Why a type cannot cross a channel, for the compile error (static_assert
+// takes only a literal).
+#define PPROCESS_NOT_SERIALIZABLE_MESSAGE                                    \
+  "pprocess: this type cannot cross a channel (its name is in the 'In "      \
+  "instantiation of' line). Give it a cereal serialize() function, make it " \
+  "trivially copyable, or use the standard containers, tuples, optionals "   \
+  "and variants of such types. Pointers never travel."
+
+template <class T>
 void Channel::send(const T& value) {
+  static_assert(serializable<T>, PPROCESS_NOT_SERIALIZABLE_MESSAGE);
   constexpr std::string_view name = detail::type_name<T>();
   std::span<const char> payload;
   if constexpr (detail::raw_value<T>) {
@@ -214,8 +225,9 @@ void Channel::send(const T& value) {
   send_parts(parts);
 }
 
-template <serializable T>
+template <class T>
 T Channel::receive() {
+  static_assert(serializable<T>, PPROCESS_NOT_SERIALIZABLE_MESSAGE);
   constexpr std::string_view name = detail::type_name<T>();
   const detail::frame_header header =
       receive_header(name, detail::type_fingerprint<T>);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "unix_socket.hpp"
 
 namespace pprocess {
 namespace {
@@ -51,10 +52,157 @@ std::size_t read_fully(int fd, char* data, std::size_t size) {
 
 void Channel::close() noexcept {
   fd_.reset();
+  if (listener_) {
+    // A background process that is done: nobody is to connect any more.
+    (void)::unlink(address_.c_str());
+    listener_.reset();
+  }
   buffer_ = {};
 }
 
+namespace detail {
+
+Channel channel_access::make_server(unique_fd listener,
+                                    std::string address) noexcept {
+  Channel channel;
+  channel.role_ = channel_role::server;
+  channel.listener_ = private_fd(std::move(listener));
+  channel.address_ = std::move(address);
+  return channel;
+}
+
+Channel channel_access::make_client(unique_fd connection, pid_t peer,
+                                    std::string address) noexcept {
+  Channel channel;
+  channel.role_ = channel_role::client;
+  channel.fd_ = private_fd(std::move(connection));
+  channel.peer_pid_ = peer;
+  channel.address_ = std::move(address);
+  return channel;
+}
+
+}  // namespace detail
+
+// --- persistent channels
+// ------------------------------------------------------
+//
+// A background process may lose its collector at any moment (killed, or just
+// gone), so on persistent channels every frame is acknowledged: the sender
+// returns from send() only once the receiver has read the whole frame, and a
+// server whose peer broke off serves the same frame to the next peer. The
+// receiver acknowledges before it hands the value on, so a value reaches
+// exactly one collector.
+
+void Channel::accept_peer() {
+  while (!fd_) {
+    const int connection =
+        ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (connection < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) {
+        continue;
+      }
+      throw detail::channel_os_error(errno, "accept on " + address_);
+    }
+    detail::unique_fd peer(connection);
+    const auto credentials = detail::peer_credentials(peer.get());
+    if (!credentials || credentials->uid != ::geteuid()) {
+      continue;  // only processes of our own user are served
+    }
+    fd_ = detail::private_fd(std::move(peer));
+    peer_pid_ = credentials->pid;
+  }
+}
+
+void Channel::await_ack() {
+  detail::frame_header header;
+  const std::size_t got =
+      read_fully(fd_.get(), reinterpret_cast<char*>(&header), sizeof header);
+  if (got == 0) {
+    throw ChannelError(ChannelErrc::closed,
+                       "send: the peer left before acknowledging");
+  }
+  if (got < sizeof header || header.magic != detail::frame_magic ||
+      header.kind != detail::frame_kind::ack || header.name_size != 0 ||
+      header.payload_size != 0) {
+    throw ChannelError(ChannelErrc::malformed_frame,
+                       "send: the peer answered with something other than "
+                       "an acknowledgement");
+  }
+}
+
+void Channel::frame_done() noexcept {
+  if (role_ == detail::channel_role::pair || !fd_) {
+    return;
+  }
+  detail::frame_header ack;
+  ack.kind = detail::frame_kind::ack;
+  try {
+    const std::span<const char> parts[] = {
+        {reinterpret_cast<const char*>(&ack), sizeof ack}};
+    write_parts(parts);
+  } catch (const ChannelError&) {
+    // The sender is gone; what it sent was read all the same.
+  }
+}
+
+bool Channel::next_peer(const ChannelError& error) noexcept {
+  if (role_ != detail::channel_role::server ||
+      error.code() == ChannelErrc::type_mismatch) {
+    return false;
+  }
+  fd_.reset();  // drop this peer; the next one gets the frame again
+  peer_pid_ = 0;
+  return true;
+}
+
+bool Channel::take_end() {
+  detail::frame_header header;
+  ssize_t n = 0;
+  do {
+    n = ::recv(fd_.get(), &header, sizeof header, MSG_PEEK | MSG_WAITALL);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof header) ||
+      header.magic != detail::frame_magic ||
+      header.kind != detail::frame_kind::end) {
+    return false;
+  }
+  (void)read_fully(fd_.get(), reinterpret_cast<char*>(&header), sizeof header);
+  frame_done();
+  fd_.reset();
+  return true;
+}
+
+void Channel::send_end() {
+  if (role_ != detail::channel_role::server) {
+    return;
+  }
+  detail::frame_header end;
+  end.kind = detail::frame_kind::end;
+  const std::span<const char> parts[] = {
+      {reinterpret_cast<const char*>(&end), sizeof end}};
+  send_parts(parts);
+}
+
 void Channel::send_parts(std::span<const std::span<const char>> parts) {
+  for (;;) {
+    if (role_ == detail::channel_role::server) {
+      accept_peer();
+    }
+    try {
+      write_parts(parts);
+      if (role_ != detail::channel_role::pair) {
+        await_ack();
+      }
+      return;
+    } catch (const ChannelError& error) {
+      if (!next_peer(error)) {
+        throw;
+      }
+    }
+  }
+}
+
+void Channel::write_parts(std::span<const std::span<const char>> parts) {
   if (!fd_) {
     throw ChannelError(ChannelErrc::closed, "send: the channel is closed");
   }
@@ -92,6 +240,9 @@ void Channel::send_parts(std::span<const std::span<const char>> parts) {
 
 detail::frame_header Channel::receive_header(std::string_view expected_name,
                                              std::uint64_t expected_hash) {
+  if (role_ == detail::channel_role::server) {
+    accept_peer();
+  }
   if (!fd_) {
     throw ChannelError(ChannelErrc::closed, "receive: the channel is closed");
   }
@@ -118,8 +269,10 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
   if (header.magic != detail::frame_magic ||
       header.version != detail::frame_version ||
       header.name_size > max_name_size ||
-      (header.kind != detail::frame_kind::value &&
-       header.kind != detail::frame_kind::exception)) {
+      header.kind == detail::frame_kind::ack ||
+      (header.kind == detail::frame_kind::end &&
+       role_ != detail::channel_role::client) ||
+      header.kind > detail::frame_kind::end) {
     throw ChannelError(ChannelErrc::malformed_frame,
                        "receive: not a pprocess frame header");
   }
@@ -137,8 +290,17 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
                            " bytes, more than the channel accepts (" +
                            std::to_string(max_payload_) + ")");
   }
+  if (header.kind == detail::frame_kind::end) {
+    frame_done();
+    fd_.reset();
+    throw ChannelError(ChannelErrc::closed,
+                       "receive<" + std::string(expected_name) +
+                           ">: the background process at " + address_ +
+                           " has delivered everything");
+  }
   if (header.kind == detail::frame_kind::exception) {
     receive_payload(buffer_, header.payload_size);
+    frame_done();
     std::pair<std::string, std::string> error;
     try {
       if (!detail::cereal_decode(std::span<char>(buffer_), error)) {
@@ -153,6 +315,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
   }
   if (header.type_hash != expected_hash || sent_name != expected_name) {
     skip_payload(header.payload_size);  // keep the stream in step
+    frame_done();
     throw ChannelError(ChannelErrc::type_mismatch,
                        "receive<" + std::string(expected_name) +
                            ">: the peer sent a value of type " + sent_name);

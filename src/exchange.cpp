@@ -183,6 +183,14 @@ void Exchange::check_owner(const char* what) const {
   }
 }
 
+void Exchange::add_persistent(Channel channel) {
+  check_owner("connect");
+  auto entry = std::make_unique<exchange_entry>(exchange_entry{
+      std::move(channel), {next_task_++}, detail::no_pool, false});
+  entry->persistent = true;
+  active_.push_back(std::move(entry));
+}
+
 void Exchange::add(Channel channel) {
   check_owner("add");
   active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
@@ -296,10 +304,10 @@ std::size_t Exchange::task_of(const Channel& channel) const {
   throw Error("Exchange: the channel carries no task of this exchange");
 }
 
-void Exchange::task_ended(std::size_t /*task*/, const ProcessError& error,
+void Exchange::task_ended(std::size_t /*task*/, std::exception_ptr error,
                           bool clean, bool /*delivered*/) {
   if (!clean) {
-    throw error;
+    std::rethrow_exception(error);
   }
 }
 
@@ -508,6 +516,10 @@ void Exchange::serve(exchange_entry& entry, bool readable, bool ended) {
     n = ::recv(entry.channel.fileno(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
+    if (entry.persistent && detail::channel_access::take_end(entry.channel)) {
+      retire(entry);  // the background process delivered everything
+      return;
+    }
     try {
       store_data(entry.channel);
     } catch (...) {
@@ -530,7 +542,7 @@ void Exchange::after_delivery(exchange_entry& entry) {
     }
     entry.delivered = false;
     feed(entry);  // may retire the entry: nothing may follow
-  } else if (options_.continuous) {
+  } else if (options_.continuous || entry.persistent) {
     entry.delivered = true;
   } else {
     retire(entry);  // one value per process: its work is done
@@ -539,24 +551,36 @@ void Exchange::after_delivery(exchange_entry& entry) {
 
 void Exchange::end_process(exchange_entry& entry) {
   detail::child& process = detail::channel_access::process(entry.channel);
-  const pid_t pid = process.pid();
+  const pid_t pid = entry.channel.pid();
   const bool ended = process && process.wait_for(exit_status_wait);
   const int status = ended ? *process.status() : 0;
   const std::deque<std::size_t> tasks = std::move(entry.tasks);
   const bool delivered = entry.delivered;
+  const bool persistent = entry.persistent;
+  const std::string address = detail::channel_access::address(entry.channel);
   retire(entry);
   if (tasks.empty()) {
     return;  // an idle reusable process, or a channel without a task
   }
-  const std::string context =
-      "process " + std::to_string(pid) + " ended before delivering its result";
-  const ProcessError error =
-      ended ? ProcessError::from_wait_status(pid, status, context)
-            : ProcessError(pid, 0, 0,
-                           "process " + std::to_string(pid) +
-                               " closed its channel before delivering its "
-                               "result");
-  task_ended(tasks.front(), error, !ended || exited_cleanly(status), delivered);
+  std::exception_ptr error;
+  if (persistent) {
+    error = std::make_exception_ptr(ChannelError(
+        ChannelErrc::closed, "the background process " + std::to_string(pid) +
+                                 " at '" + address +
+                                 "' ended without finishing its work"));
+  } else if (ended) {
+    error = std::make_exception_ptr(ProcessError::from_wait_status(
+        pid, status,
+        "process " + std::to_string(pid) +
+            " ended before delivering its result"));
+  } else {
+    error = std::make_exception_ptr(
+        ProcessError(pid, 0, 0,
+                     "process " + std::to_string(pid) +
+                         " closed its channel before delivering its result"));
+  }
+  const bool clean = !persistent && (!ended || exited_cleanly(status));
+  task_ended(tasks.front(), error, clean, delivered);
 }
 
 }  // namespace pprocess

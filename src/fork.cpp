@@ -8,8 +8,10 @@
 // - the created process keeps no copy of its siblings' channels (private_fd);
 // - the created process ends with _exit(): it runs none of its creator's
 //   atexit handlers or static destructors.
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -78,7 +80,60 @@ Channel create() {
                                       detail::child(pid));
 }
 
+namespace detail {
+
+bool fork_detached() {
+  flush_streams();
+  lock_table_for_fork();
+  lock_private_fds_for_fork();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    unlock_private_fds_in_creator();
+    unlock_table_in_creator(0);
+    throw os_error(error, "starting a background process: fork");
+  }
+  if (pid == 0) {
+    hide_private_fds_in_created();
+    unlock_table_in_created();
+    // Detach: a session of our own, then fork again so that the background
+    // process is no session leader (it can never acquire a terminal) and is
+    // nobody's child here. No parent-death signal: it outlives its creator.
+    (void)::setsid();
+    const pid_t daemon = ::fork();
+    if (daemon != 0) {
+      ::_exit(daemon < 0 ? 1 : 0);
+    }
+    // Standard streams to /dev/null, so that `out=$(program --start)`
+    // returns at once instead of waiting for the background process.
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+      for (const int stream : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+        (void)::dup2(null, stream);  // dup2 clears close-on-exec: stdio stays
+      }
+      if (null > STDERR_FILENO) {
+        (void)::close(null);
+      }
+    }
+    return true;
+  }
+  unlock_private_fds_in_creator();
+  unlock_table_in_creator(0);  // the intermediate process is reaped here
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return false;
+}
+
+}  // namespace detail
+
 void exit(Channel& channel, int status) {
+  try {
+    // A background process's last word: everything was delivered.
+    detail::channel_access::send_end(channel);
+  } catch (const Error&) {
+    status = status == 0 ? 1 : status;  // no collector could be told
+  }
   channel.close();
   flush_streams();
   ::_exit(status);

@@ -55,6 +55,14 @@ class Channel;
 
 namespace detail {
 struct channel_access;
+
+/// What a channel is connected to.
+enum class channel_role : std::uint8_t {
+  pair,    ///< one end of a socket pair between creator and created process
+  server,  ///< a background process's end: serves one peer at a time,
+           ///< accepted on a listening socket, with acknowledged frames
+  client,  ///< a collector's connection to a background process
+};
 }  // namespace detail
 
 /// One end of a two-way channel between a creator and a created process.
@@ -71,8 +79,11 @@ class [[nodiscard]] Channel {
   Channel& operator=(const Channel&) = delete;
   ~Channel() = default;
 
-  /// 0 in the created process; the created process's pid in the creator.
-  [[nodiscard]] pid_t pid() const noexcept { return child_.pid(); }
+  /// 0 in the created process; the created process's pid in the creator
+  /// (for a channel connected to a background process: that process's pid).
+  [[nodiscard]] pid_t pid() const noexcept {
+    return child_ ? child_.pid() : peer_pid_;
+  }
 
   /// Sends `value` to the peer.
   ///
@@ -108,8 +119,18 @@ class [[nodiscard]] Channel {
   Channel(detail::unique_fd fd, detail::child process) noexcept
       : fd_(std::move(fd)), child_(std::move(process)) {}
 
+  template <class T>
+  T receive_one();
+
   // The non-template half of send/receive, in src/channel.cpp.
   void send_parts(std::span<const std::span<const char>> parts);
+  void write_parts(std::span<const std::span<const char>> parts);
+  void accept_peer();
+  void await_ack();
+  void frame_done() noexcept;
+  bool next_peer(const ChannelError& error) noexcept;
+  bool take_end();
+  void send_end();
   detail::frame_header receive_header(std::string_view expected_name,
                                       std::uint64_t expected_hash);
   void receive_payload(void* data, std::size_t size);
@@ -120,9 +141,13 @@ class [[nodiscard]] Channel {
   [[noreturn]] void throw_malformed(std::string_view type,
                                     std::string_view why) const;
 
-  detail::private_fd fd_;
+  detail::private_fd fd_;  // the connection (server: the current peer's)
   detail::child child_;
-  std::vector<char> buffer_;  // cereal's encodings, reused between frames
+  detail::channel_role role_ = detail::channel_role::pair;
+  pid_t peer_pid_ = 0;           // client: the background process
+  detail::private_fd listener_;  // server: the listening socket
+  std::string address_;          // server, client: the socket's path
+  std::vector<char> buffer_;     // cereal's encodings, reused between frames
   // Frames that claim more are refused before anything is allocated.
   std::uint64_t max_payload_ = std::uint64_t{1} << 40;
 };
@@ -189,6 +214,24 @@ struct channel_access {
     const std::span<const char> parts[] = {frame};
     channel.send_parts(parts);
   }
+  /// A background process's end: it serves the peers that connect to
+  /// `listener`, bound at `address`, which it removes when it closes.
+  static Channel make_server(unique_fd listener, std::string address) noexcept;
+  /// A collector's end, connected to the background process at `address`.
+  static Channel make_client(unique_fd connection, pid_t peer,
+                             std::string address) noexcept;
+  static bool persistent(const Channel& channel) noexcept {
+    return channel.role_ == channel_role::client;
+  }
+  static const std::string& address(const Channel& channel) noexcept {
+    return channel.address_;
+  }
+  /// Client: true when the next frame is the background process's end,
+  /// which is then consumed and acknowledged.
+  static bool take_end(Channel& channel) { return channel.take_end(); }
+  /// Server: tells the (next) collector that everything was delivered,
+  /// waiting for one to acknowledge it.
+  static void send_end(Channel& channel) { channel.send_end(); }
 };
 
 }  // namespace detail
@@ -228,6 +271,20 @@ void Channel::send(const T& value) {
 template <class T>
 T Channel::receive() {
   static_assert(serializable<T>, PPROCESS_NOT_SERIALIZABLE_MESSAGE);
+  for (;;) {
+    try {
+      return receive_one<T>();
+    } catch (const ChannelError& error) {
+      if (!next_peer(error)) {
+        throw;
+      }
+      // A background process whose peer broke off waits for the next one.
+    }
+  }
+}
+
+template <class T>
+T Channel::receive_one() {
   constexpr std::string_view name = detail::type_name<T>();
   const detail::frame_header header =
       receive_header(name, detail::type_fingerprint<T>);
@@ -257,6 +314,7 @@ T Channel::receive() {
       throw_malformed(name, "bytes left over after decoding");
     }
   }
+  frame_done();
   return value;
 }
 

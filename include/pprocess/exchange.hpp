@@ -94,6 +94,7 @@ struct exchange_entry {
   std::size_t pool;               // reusable worker pool, or no_pool
   bool delivered = false;         // the oldest task sent something
   bool draining = false;          // takes no further calls (see waitall)
+  bool persistent = false;        // a connection to a background process
 };
 
 inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
@@ -210,12 +211,17 @@ class Exchange {
     return next_task_;
   }
 
-  /// A process ended without a value for `task`. `clean`: it exited with
-  /// status 0; `delivered`: it sent at least one value for the task (a
-  /// continuous process). The default (plain Exchange) throws `error` unless
-  /// the end was clean.
-  virtual void task_ended(std::size_t task, const ProcessError& error,
+  /// A process ended without a value for `task`: `error` says how (a
+  /// ProcessError, or a ChannelError for a background process that went
+  /// away). `clean`: it exited with status 0; `delivered`: it sent at least
+  /// one value for the task (a continuous process). The default (plain
+  /// Exchange) throws `error` unless the end was clean.
+  virtual void task_ended(std::size_t task, std::exception_ptr error,
                           bool clean, bool delivered);
+
+  /// Watches a channel connected to a background process (see
+  /// PersistentExchange::connect).
+  void add_persistent(Channel channel);
 
  private:
   template <class F>

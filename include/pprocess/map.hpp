@@ -84,11 +84,11 @@ class Map : public Exchange {
     return results_[index];
   }
 
-  void task_ended(std::size_t task, const ProcessError& error, bool clean,
+  void task_ended(std::size_t task, std::exception_ptr error, bool clean,
                   bool delivered) override {
     (void)clean;
     (void)delivered;
-    slot_at(task) = std::make_exception_ptr(error);
+    slot_at(task) = std::move(error);
   }
 
   std::deque<slot> results_;  // a deque: references stay valid as it grows

@@ -13,6 +13,8 @@
 /// | parallel.hpp  | MakeParallel, MakeReusable                           |
 /// | map.hpp       | Map, pmap                                            |
 /// | queue.hpp     | Queue                                                |
+/// | persistent.hpp| BackgroundCallable, BackgroundQueue, PersistentQueue, |
+/// |               | PersistentExchange                                   |
 /// | system.hpp    | waitall(), get_number_of_cores()                     |
 
 #include <pprocess/channel.hpp>
@@ -20,5 +22,6 @@
 #include <pprocess/exchange.hpp>
 #include <pprocess/map.hpp>
 #include <pprocess/parallel.hpp>
+#include <pprocess/persistent.hpp>
 #include <pprocess/queue.hpp>
 #include <pprocess/system.hpp>

@@ -50,12 +50,12 @@ class Queue : public Exchange {
   void store_data(Channel& channel) override;
 
  protected:
-  void task_ended(std::size_t /*task*/, const ProcessError& error, bool clean,
+  void task_ended(std::size_t /*task*/, std::exception_ptr error, bool clean,
                   bool delivered) override {
     // A continuous process that exits cleanly has sent all it meant to;
     // any other end lost work the consumer must hear about.
     if (!clean || (!delivered && !options().continuous)) {
-      received_.emplace_back(std::make_exception_ptr(error));
+      received_.emplace_back(std::move(error));
     }
   }
 

@@ -63,6 +63,8 @@ inline constexpr std::uint8_t frame_version = 1;
 enum class frame_kind : std::uint8_t {
   value = 1,      ///< a value of the named type
   exception = 2,  ///< an exception that escaped the peer's callable
+  ack = 3,        ///< persistent channels: the previous frame was received
+  end = 4,        ///< persistent channels: the background process is done
 };
 
 struct frame_header {

@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench format clean
+.PHONY: all deps build test demo fuzz format clean
 
 all: build
 
@@ -21,6 +21,13 @@ demo: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS) --target simple_managed_map simple1
 	scripts/demo build/release
+
+# Fuzzes the frame decoder of persistent channels; FUZZ_SECONDS=600 by default.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build/fuzz -j $(JOBS)
+	cmake -DBINARY_DIR=$(CURDIR)/build/fuzz -DSECONDS=$(FUZZ_SECONDS) -P fuzz/run.cmake
 
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')

@@ -303,7 +303,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     frame_done();
     std::pair<std::string, std::string> error;
     try {
-      if (!detail::cereal_decode(std::span<char>(buffer_), error)) {
+      if (!detail::cereal_decode(std::span<const char>(buffer_), error)) {
         throw std::runtime_error("bytes left over");
       }
     } catch (const std::exception& e) {

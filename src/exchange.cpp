@@ -203,6 +203,7 @@ void Exchange::add_wait(Channel channel) {
 }
 
 std::vector<Channel*> Exchange::active() {
+  check_owner("active");
   std::vector<Channel*> channels;
   channels.reserve(active_.size());
   for (auto& entry : active_) {

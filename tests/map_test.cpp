@@ -114,10 +114,16 @@ TEST(MapTest, IterationYieldsResultsInStartOrder) {
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4, 5}));
 }
 
-TEST(MapTest, IndexPastSizeThrowsOutOfRange) {
+TEST(MapTest, IndexPastSizeThrowsErrorNamingIndexAndSize) {
   pprocess::Map<int> m({.limit = 2});
   start_squares(m, 2);
-  EXPECT_THROW((void)m[2], std::out_of_range);
+  try {
+    (void)m[2];
+    FAIL() << "expected pprocess::Error";
+  } catch (const pprocess::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index 2"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("size 2"), std::string::npos);
+  }
   EXPECT_EQ(m[1], 1);
 }
 

@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <span>
 #include <string_view>
 #include <system_error>
 #include <tuple>
@@ -97,6 +98,8 @@ static_assert(!serializable<int*>);
 static_assert(!serializable<const char*>);
 static_assert(!serializable<TriviallyCopyable*>);
 static_assert(!serializable<std::vector<int*>>);
+static_assert(!serializable<std::string_view>);  // a view: its bytes are an address
+static_assert(!serializable<std::span<int>>);
 static_assert(!serializable<Unserializable>);
 static_assert(!serializable<std::vector<Unserializable>>);
 static_assert(!serializable<std::map<int, Unserializable>>);

@@ -306,7 +306,7 @@ T Channel::receive_one() {
     receive_payload(buffer_, header.payload_size);
     bool exact = false;
     try {
-      exact = detail::cereal_decode(std::span<char>(buffer_), value);
+      exact = detail::cereal_decode(std::span<const char>(buffer_), value);
     } catch (const std::exception& e) {
       throw_malformed(name, e.what());
     }

@@ -47,7 +47,7 @@ class Map : public Exchange {
 
   /// The result of the `index`-th task, waiting until it is in.
   /// @throws RemoteError, ProcessError that task's failure
-  /// @throws std::out_of_range `index` ≥ size()
+  /// @throws Error `index` ≥ size() (the message names both)
   const T& operator[](std::size_t index);
 
   /// The results of tasks [first, last), waiting for each.
@@ -133,7 +133,7 @@ void Map<T>::store_data(Channel& channel) {
 template <class T>
 const T& Map<T>::operator[](std::size_t index) {
   if (index >= size()) {
-    throw std::out_of_range("Map: index " + std::to_string(index) + " ≥ size " +
+    throw Error("Map: index " + std::to_string(index) + " ≥ size " +
                             std::to_string(size()));
   }
   while (std::holds_alternative<std::monostate>(slot_at(index))) {

@@ -27,7 +27,6 @@
 #include <optional>
 #include <set>
 #include <span>
-#include <streambuf>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -38,7 +37,6 @@
 #include <variant>
 #include <vector>
 
-#include <cereal/archives/binary.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/deque.hpp>
 #include <cereal/types/list.hpp>
@@ -53,6 +51,7 @@
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <pprocess/detail/archive.hpp>
 #include <pprocess/detail/type_name.hpp>
 
 namespace pprocess::detail {
@@ -85,11 +84,24 @@ static_assert(sizeof(frame_header) == 24 &&
 /// address means nothing in another process), and not a type that asks for
 /// cereal through its own serialize/save/load functions.
 template <class T>
-concept raw_value = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
-                    !std::is_member_pointer_v<T> && !std::is_array_v<T> &&
-                    (std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-                     !cereal::traits::is_output_serializable<
-                         T, cereal::BinaryOutputArchive>::value);
+inline constexpr bool is_view = false;
+template <class C, class Tr>
+inline constexpr bool is_view<std::basic_string_view<C, Tr>> = true;
+template <class T, std::size_t N>
+inline constexpr bool is_view<std::span<T, N>> = true;
+
+/// A value sent as its own bytes: trivially copyable, not a pointer or a
+/// view (an address means nothing in another process), and not a type that
+/// asks for cereal through its own serialize/save/load functions.
+///
+/// A struct that holds a pointer is trivially copyable too, and nothing can
+/// tell it apart: its pointer travels as meaningless bytes.
+template <class T>
+concept raw_value =
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+    !std::is_member_pointer_v<T> && !std::is_array_v<T> && !is_view<T> &&
+    (std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+     !cereal::traits::is_output_serializable<T, output_archive>::value);
 
 template <class T>
 struct is_raw_sequence : std::false_type {};
@@ -112,12 +124,11 @@ concept raw_sequence = is_raw_sequence<T>::value;
 /// the standard containers are unwrapped here and checked element by element.
 template <class T>
 struct cereal_encodable
-    : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-                         (std::is_class_v<T> &&
-                          cereal::traits::is_output_serializable<
-                              T, cereal::BinaryOutputArchive>::value &&
-                          cereal::traits::is_input_serializable<
-                              T, cereal::BinaryInputArchive>::value)> {};
+    : std::bool_constant<
+          std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+          (std::is_class_v<T> &&
+           cereal::traits::is_output_serializable<T, output_archive>::value &&
+           cereal::traits::is_input_serializable<T, input_archive>::value)> {};
 
 template <class... Ts>
 inline constexpr bool all_cereal_encodable = (cereal_encodable<Ts>::value &&
@@ -184,53 +195,21 @@ concept serializable = !std::is_reference_v<T> && !std::is_const_v<T> &&
 
 namespace pprocess::detail {
 
-/// A streambuf that appends to a byte vector: the sink cereal encodes into.
-class vector_sink : public std::streambuf {
- public:
-  explicit vector_sink(std::vector<char>& bytes) : bytes_(bytes) {}
-
- protected:
-  std::streamsize xsputn(const char* data, std::streamsize size) override {
-    bytes_.insert(bytes_.end(), data, data + size);
-    return size;
-  }
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) {
-      bytes_.push_back(traits_type::to_char_type(c));
-    }
-    return traits_type::not_eof(c);
-  }
-
- private:
-  std::vector<char>& bytes_;
-};
-
-/// A streambuf reading from a byte span: the source cereal decodes from.
-class span_source : public std::streambuf {
- public:
-  explicit span_source(std::span<char> bytes) {
-    setg(bytes.data(), bytes.data(), bytes.data() + bytes.size());
-  }
-};
-
-/// Appends cereal's encoding of `value` to `out`.
+/// Appends the encoding of `value` to `out`.
 template <class T>
 void cereal_encode(const T& value, std::vector<char>& out) {
-  vector_sink sink(out);
-  std::ostream stream(&sink);
-  cereal::BinaryOutputArchive archive(stream);
+  output_archive archive(out);
   archive(value);
 }
 
 /// Decodes `value` from exactly `bytes`; throws cereal::Exception when the
-/// bytes run out, and returns false when some were left over.
+/// bytes run out or claim more than they hold, and returns false when some
+/// were left over.
 template <class T>
-bool cereal_decode(std::span<char> bytes, T& value) {
-  span_source source(bytes);
-  std::istream stream(&source);
-  cereal::BinaryInputArchive archive(stream);
+bool cereal_decode(std::span<const char> bytes, T& value) {
+  input_archive archive(bytes);
   archive(value);
-  return stream.rdbuf()->in_avail() == 0;
+  return archive.remaining() == 0;
 }
 
 /// The header of a frame carrying a `T`.

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// The cereal archives behind channels: cereal's binary format, written
+/// straight into a byte vector and read straight from a span.
+///
+/// Why not cereal::BinaryInputArchive: it trusts the sizes it reads. A frame
+/// that claims a string of 2^60 bytes makes it allocate that much before it
+/// notices the frame is short. input_archive refuses any container size
+/// larger than the bytes left in the frame, so what a peer sends bounds what
+/// decoding allocates.
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <cereal/cereal.hpp>
+
+namespace pprocess::detail {
+
+/// Appends cereal's binary encoding to a byte vector.
+class output_archive
+    : public cereal::OutputArchive<output_archive,
+                                   cereal::AllowEmptyClassElision> {
+ public:
+  explicit output_archive(std::vector<char>& out)
+      : OutputArchive(this), out_(out) {}
+
+  void saveBinary(const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const char*>(data);
+    out_.insert(out_.end(), bytes, bytes + size);
+  }
+
+ private:
+  std::vector<char>& out_;
+};
+
+/// Reads cereal's binary encoding from a span, within its bounds.
+class input_archive
+    : public cereal::InputArchive<input_archive,
+                                  cereal::AllowEmptyClassElision> {
+ public:
+  explicit input_archive(std::span<const char> in)
+      : InputArchive(this), in_(in) {}
+
+  void loadBinary(void* data, std::size_t size) {
+    if (size > in_.size()) {
+      throw cereal::Exception("the frame ends inside a value");
+    }
+    std::memcpy(data, in_.data(), size);
+    in_ = in_.subspan(size);
+  }
+
+  /// Bytes not decoded yet.
+  [[nodiscard]] std::size_t remaining() const noexcept { return in_.size(); }
+
+ private:
+  std::span<const char> in_;
+};
+
+}  // namespace pprocess::detail
+
+namespace cereal {
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(
+    pprocess::detail::output_archive& archive, const T& value) {
+  archive.saveBinary(std::addressof(value), sizeof value);
+}
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(
+    pprocess::detail::input_archive& archive, T& value) {
+  archive.loadBinary(std::addressof(value), sizeof value);
+}
+
+template <class Archive, class T>
+CEREAL_ARCHIVE_RESTRICT(pprocess::detail::input_archive,
+                        pprocess::detail::output_archive)
+CEREAL_SERIALIZE_FUNCTION_NAME(Archive& archive, NameValuePair<T>& pair) {
+  archive(pair.value);
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(pprocess::detail::output_archive& archive,
+                               const SizeTag<T>& tag) {
+  archive(tag.size);
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(pprocess::detail::input_archive& archive,
+                               SizeTag<T>& tag) {
+  archive(tag.size);
+  // Every element takes at least one byte... or none, for empty types; then
+  // the count still cannot exceed the frame, which bounds the allocation.
+  if (tag.size > archive.remaining()) {
+    throw Exception("a container of " + std::to_string(tag.size) +
+                    " elements in a frame with " +
+                    std::to_string(archive.remaining()) + " bytes left");
+  }
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(pprocess::detail::output_archive& archive,
+                               const BinaryData<T>& data) {
+  archive.saveBinary(data.data, static_cast<std::size_t>(data.size));
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(pprocess::detail::input_archive& archive,
+                               BinaryData<T>& data) {
+  archive.loadBinary(data.data, static_cast<std::size_t>(data.size));
+}
+
+}  // namespace cereal
+
+CEREAL_REGISTER_ARCHIVE(pprocess::detail::output_archive)
+CEREAL_REGISTER_ARCHIVE(pprocess::detail::input_archive)
+CEREAL_SETUP_ARCHIVE_TRAITS(pprocess::detail::input_archive,
+                            pprocess::detail::output_archive)

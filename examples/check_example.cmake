@@ -14,8 +14,7 @@
 #                    S <  0.6 * T          (clearly faster than sequential)
 #   - no other line twice (text printed before a fork printed again).
 #
-# Times are compared in whole microseconds: CMake's if() and math() only
-# handle integers, so decimal strings are converted by string parsing.
+# Times are compared in whole microseconds (see example_output.cmake).
 
 cmake_minimum_required(VERSION 3.25)
 
@@ -31,25 +30,7 @@ if(NOT N MATCHES "^[1-9][0-9]*$" OR NOT LIMIT MATCHES "^[1-9][0-9]*$")
   message(FATAL_ERROR "check_example.cmake: N and LIMIT must be positive integers")
 endif()
 
-# <out> = the decimal string <value> ("1", "0.1", "2.345678", ".5") in whole
-# microseconds, digits beyond the sixth decimal dropped.
-function(decimal_to_microseconds value out)
-  # (The capturing match comes last: every MATCHES resets CMAKE_MATCH_<n>.)
-  if(value MATCHES "^\\.?$" OR NOT value MATCHES "^([0-9]*)(\\.([0-9]*))?$")
-    message(FATAL_ERROR "check_example.cmake: '${value}' is not a decimal number of seconds")
-  endif()
-  set(whole "${CMAKE_MATCH_1}")
-  set(fraction "${CMAKE_MATCH_3}000000")
-  string(SUBSTRING "${fraction}" 0 6 fraction)
-  # No leading zeros for math(): "0000100" -> "100".
-  string(REGEX REPLACE "^0+([0-9])" "\\1" fraction "${fraction}")
-  string(REGEX REPLACE "^0+" "" whole "${whole}")
-  if(whole STREQUAL "")
-    set(whole 0)
-  endif()
-  math(EXPR result "${whole} * 1000000 + ${fraction}")
-  set(${out} ${result} PARENT_SCOPE)
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/example_output.cmake")
 
 decimal_to_microseconds("${DELAY}" delay_us)
 
@@ -73,65 +54,18 @@ if(NOT status STREQUAL "0")
   fail("example failed: exit status ${status}")
 endif()
 
-# Split the output into lines. Semicolons would split list elements, and
-# square brackets would protect them from splitting: neither belongs in the
-# output, so replace them before splitting.
-string(REGEX REPLACE "[][;]" "?" lines "${output}")
-string(REPLACE "\r" "" lines "${lines}")
-string(REPLACE "\n" ";" lines "${lines}")
-
-# The expected grid: row i holds i*N .. i*N+N-1.
-set(expected_rows "")
-math(EXPR last_row "${N} - 1")
-foreach(i RANGE ${last_row})
-  math(EXPR first "${i} * ${N}")
-  math(EXPR last "${first} + ${N} - 1")
-  set(row "")
-  foreach(value RANGE ${first} ${last})
-    if(row STREQUAL "")
-      set(row "${value}")
-    else()
-      string(APPEND row " ${value}")
-    endif()
-  endforeach()
-  list(APPEND expected_rows "${row}")
-endforeach()
-
-set(rows "")
-set(time_lines "")
-set(seen "")
-foreach(line IN LISTS lines)
-  if(line MATCHES "^-?[0-9]+( -?[0-9]+)*$")
-    list(APPEND rows "${line}")
-  else()
-    if(line MATCHES "^Time taken: (.*)$")
-      list(APPEND time_lines "${CMAKE_MATCH_1}")
-    endif()
-    if(NOT line STREQUAL "")
-      list(FIND seen "${line}" index)
-      if(NOT index EQUAL -1)
-        fail("example printed '${line}' more than once (output copied by a fork?)")
-      endif()
-      list(APPEND seen "${line}")
-    endif()
-  endif()
-endforeach()
-
-if(NOT rows STREQUAL expected_rows)
-  string(REPLACE ";" "\n" expected_text "${expected_rows}")
-  string(REPLACE ";" "\n" rows_text "${rows}")
-  message(NOTICE "expected grid:\n${expected_text}\ngrid printed:\n${rows_text}")
-  fail("example printed the wrong grid")
+example_read_output("${output}")
+if(NOT EXAMPLE_DUPLICATE STREQUAL "")
+  fail("example printed '${EXAMPLE_DUPLICATE}' more than once (output copied by a fork?)")
 endif()
-
-list(LENGTH time_lines time_count)
-if(NOT time_count EQUAL 1)
-  fail("example must print one 'Time taken: S' line, printed ${time_count}")
+example_check_grid(${N} error)
+if(NOT error STREQUAL "")
+  fail("${error}")
 endif()
-if(NOT time_lines MATCHES "^[0-9]*(\\.[0-9]*)?$" OR time_lines MATCHES "^\\.?$")
-  fail("example printed 'Time taken: ${time_lines}', not a decimal number of seconds")
+example_time_taken(taken_us error)
+if(NOT error STREQUAL "")
+  fail("${error}")
 endif()
-decimal_to_microseconds("${time_lines}" taken_us)
 
 # Compare 10 * S with 9 * T (0.9), 9 * T / LIMIT and 6 * T (0.6).
 math(EXPR sequential_us "${N} * ${N} * ${delay_us}")

@@ -64,6 +64,10 @@ namespace detail {
 
 Channel channel_access::make_server(unique_fd listener,
                                     std::string address) noexcept {
+  // listen() again from this process: the kernel records the listener's
+  // credentials at listen(), and collectors read them as the pid of the
+  // process they reach (SO_PEERCRED). The first listen() was our creator's.
+  (void)::listen(listener.get(), SOMAXCONN);
   Channel channel;
   channel.role_ = channel_role::server;
   channel.listener_ = private_fd(std::move(listener));

@@ -566,9 +566,10 @@ void Exchange::end_process(exchange_entry& entry) {
   std::exception_ptr error;
   if (persistent) {
     error = std::make_exception_ptr(ChannelError(
-        ChannelErrc::closed, "the background process " + std::to_string(pid) +
-                                 " at '" + address +
-                                 "' ended without finishing its work"));
+        ChannelErrc::closed,
+        "the background process " + std::to_string(pid) + " at '" + address +
+            "' broke off before its end (it died, or it served "
+            "everything to another collector)"));
   } else if (ended) {
     error = std::make_exception_ptr(ProcessError::from_wait_status(
         pid, status,

@@ -82,7 +82,15 @@ Channel create() {
 
 namespace detail {
 
-bool fork_detached() {
+pid_t fork_detached() {
+  // The intermediate process tells its creator the background process's pid
+  // through this pipe.
+  std::array<int, 2> pipe_fds{};
+  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
+    throw os_error(errno, "starting a background process: pipe");
+  }
+  unique_fd pid_reader(pipe_fds[0]);
+  unique_fd pid_writer(pipe_fds[1]);
   flush_streams();
   lock_table_for_fork();
   lock_private_fds_for_fork();
@@ -96,14 +104,17 @@ bool fork_detached() {
   if (pid == 0) {
     hide_private_fds_in_created();
     unlock_table_in_created();
+    pid_reader.reset();
     // Detach: a session of our own, then fork again so that the background
     // process is no session leader (it can never acquire a terminal) and is
     // nobody's child here. No parent-death signal: it outlives its creator.
     (void)::setsid();
     const pid_t daemon = ::fork();
     if (daemon != 0) {
+      (void)!::write(pid_writer.get(), &daemon, sizeof daemon);
       ::_exit(daemon < 0 ? 1 : 0);
     }
+    pid_writer.reset();
     // Standard streams to /dev/null, so that `out=$(program --start)`
     // returns at once instead of waiting for the background process.
     const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -115,14 +126,20 @@ bool fork_detached() {
         (void)::close(null);
       }
     }
-    return true;
+    return 0;
   }
   unlock_private_fds_in_creator();
   unlock_table_in_creator(0);  // the intermediate process is reaped here
+  pid_writer.reset();
+  pid_t daemon = -1;
+  const ssize_t got = ::read(pid_reader.get(), &daemon, sizeof daemon);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return false;
+  if (got != static_cast<ssize_t>(sizeof daemon) || daemon <= 0) {
+    throw Error("starting a background process: the second fork failed");
+  }
+  return daemon;
 }
 
 }  // namespace detail

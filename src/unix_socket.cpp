@@ -105,7 +105,7 @@ unique_fd listen_at(const std::string& path) {
   return listener;
 }
 
-Channel connect_to(const std::string& path) {
+Channel connect_to(const std::string& path, pid_t known_pid) {
   const sockaddr_un address = socket_address(path);
   unique_fd connection = unix_socket(path);
   if (const int error = connect_socket(connection.get(), address)) {
@@ -122,7 +122,8 @@ Channel connect_to(const std::string& path) {
                        "connect to background address '" + path +
                            "': it belongs to another user");
   }
-  return channel_access::make_client(std::move(connection), peer->pid, path);
+  return channel_access::make_client(
+      std::move(connection), known_pid != 0 ? known_pid : peer->pid, path);
 }
 
 }  // namespace pprocess::detail

@@ -134,7 +134,7 @@ template <class T>
 const T& Map<T>::operator[](std::size_t index) {
   if (index >= size()) {
     throw Error("Map: index " + std::to_string(index) + " ≥ size " +
-                            std::to_string(size()));
+                std::to_string(size()));
   }
   while (std::holds_alternative<std::monostate>(slot_at(index))) {
     store();

@@ -52,23 +52,28 @@ namespace detail {
 ///         and is not a socket, or a live process listens on it
 unique_fd listen_at(const std::string& address);
 
-/// A collector's channel to the background process at `address`.
+/// A collector's channel to the background process at `address`. Its pid()
+/// is `known_pid` when the caller knows it (it just started the process),
+/// else the one the kernel recorded for the listening socket.
 /// @throws ChannelError nobody listens there, or it belongs to another user
-Channel connect_to(const std::string& address);
+Channel connect_to(const std::string& address, pid_t known_pid = 0);
 
 /// Forks a detached process (own session, stdio on /dev/null, not our
-/// child). True in the detached process, false in the caller.
-bool fork_detached();
+/// child). 0 in the detached process; its pid in the caller.
+pid_t fork_detached();
 
-/// Starts `fn(channel, args...)` in a detached process serving `address`.
+/// Starts `fn(channel, args...)` in a detached process serving `address`;
+/// returns its pid.
 template <class F, class... Args>
-void start_background(const std::string& address, F& fn, Args&&... args) {
+pid_t start_background(const std::string& address, F& fn, Args&&... args) {
   unique_fd listener = listen_at(address);
-  if (fork_detached()) {
+  const pid_t pid = fork_detached();
+  if (pid == 0) {
     Channel channel = channel_access::make_server(std::move(listener), address);
     run_created(channel, [&] { std::invoke(fn, channel, args...); });
   }
-  // The caller's copy of the listener closes here; the process has its own.
+  return pid;  // the caller's copy of the listener closes; the process has its
+               // own
 }
 
 /// The persistent operations PersistentExchange and PersistentQueue share.
@@ -90,8 +95,9 @@ class persistent_operations {
     requires start_callable<F, Args...>
   void start(const std::string& address, F&& fn, Args&&... args) {
     std::decay_t<F> body(std::forward<F>(fn));
-    start_background(address, body, std::forward<Args>(args)...);
-    connect(address);
+    const pid_t pid =
+        start_background(address, body, std::forward<Args>(args)...);
+    self().add_persistent(connect_to(address, pid));
   }
 
   /// Creates a background process at `address`: engaged in that process
@@ -99,11 +105,12 @@ class persistent_operations {
   /// collects from it.
   [[nodiscard]] std::optional<Channel> create(const std::string& address) {
     unique_fd listener = listen_at(address);
-    if (fork_detached()) {
+    const pid_t pid = fork_detached();
+    if (pid == 0) {
       return channel_access::make_server(std::move(listener), address);
     }
     listener.reset();
-    connect(address);
+    self().add_persistent(connect_to(address, pid));
     return std::nullopt;
   }
 

@@ -32,6 +32,9 @@ constexpr std::chrono::milliseconds exit_status_wait{2000};
 // Type names longer than this are not something our sender produces.
 constexpr std::size_t max_name_size = 4096;
 
+// The kernel passes at most SCM_MAX_FD (253) descriptors in one message.
+constexpr std::size_t max_fds_per_frame = 253;
+
 /// Reads exactly `size` bytes; returns how many arrived before end-of-file.
 std::size_t read_fully(int fd, char* data, std::size_t size) {
   std::size_t done = 0;
@@ -52,6 +55,7 @@ std::size_t read_fully(int fd, char* data, std::size_t size) {
 
 void Channel::close() noexcept {
   fd_.reset();
+  received_fds_.clear();
   if (listener_) {
     // A background process that is done: nobody is to connect any more.
     (void)::unlink(address_.c_str());
@@ -135,6 +139,7 @@ void Channel::await_ack() {
 }
 
 void Channel::frame_done() noexcept {
+  received_fds_.clear();  // what decoding did not take is closed
   if (role_ == detail::channel_role::pair || !fd_) {
     return;
   }
@@ -187,13 +192,14 @@ void Channel::send_end() {
   send_parts(parts);
 }
 
-void Channel::send_parts(std::span<const std::span<const char>> parts) {
+void Channel::send_parts(std::span<const std::span<const char>> parts,
+                         std::span<const int> fds) {
   for (;;) {
     if (role_ == detail::channel_role::server) {
       accept_peer();
     }
     try {
-      write_parts(parts);
+      write_parts(parts, fds);
       if (role_ != detail::channel_role::pair) {
         await_ack();
       }
@@ -206,7 +212,8 @@ void Channel::send_parts(std::span<const std::span<const char>> parts) {
   }
 }
 
-void Channel::write_parts(std::span<const std::span<const char>> parts) {
+void Channel::write_parts(std::span<const std::span<const char>> parts,
+                          std::span<const int> fds) {
   if (!fd_) {
     throw ChannelError(ChannelErrc::closed, "send: the channel is closed");
   }
@@ -217,11 +224,28 @@ void Channel::write_parts(std::span<const std::span<const char>> parts) {
       iov.push_back({const_cast<char*>(part.data()), part.size()});
     }
   }
+  if (fds.size() > max_fds_per_frame) {
+    throw ChannelError(std::make_error_code(std::errc::too_many_files_open),
+                       "send: a frame carries at most " +
+                           std::to_string(max_fds_per_frame) + " SharedArrays");
+  }
+  // Descriptors ride on the first sendmsg, which starts with the header:
+  // the receiver's header read picks them up.
+  std::vector<char> control(fds.empty() ? 0 : CMSG_SPACE(fds.size_bytes()));
   std::size_t first = 0;
   while (first < iov.size()) {
     msghdr message{};
     message.msg_iov = iov.data() + first;
     message.msg_iovlen = iov.size() - first;
+    if (!control.empty()) {
+      message.msg_control = control.data();
+      message.msg_controllen = control.size();
+      cmsghdr* rights = CMSG_FIRSTHDR(&message);
+      rights->cmsg_level = SOL_SOCKET;
+      rights->cmsg_type = SCM_RIGHTS;
+      rights->cmsg_len = CMSG_LEN(fds.size_bytes());
+      std::memcpy(CMSG_DATA(rights), fds.data(), fds.size_bytes());
+    }
     // MSG_NOSIGNAL: a closed peer is an EPIPE we report, never a SIGPIPE.
     const ssize_t n = ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
     if (n < 0) {
@@ -230,6 +254,7 @@ void Channel::write_parts(std::span<const std::span<const char>> parts) {
       }
       throw detail::channel_os_error(errno, "send");
     }
+    control.clear();  // sent with the first bytes
     auto sent = static_cast<std::size_t>(n);
     while (first < iov.size() && sent >= iov[first].iov_len) {
       sent -= iov[first].iov_len;
@@ -251,8 +276,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw ChannelError(ChannelErrc::closed, "receive: the channel is closed");
   }
   detail::frame_header header;
-  const std::size_t got =
-      read_fully(fd_.get(), reinterpret_cast<char*>(&header), sizeof header);
+  const std::size_t got = read_header(header);
   if (got == 0) {
     // The end, between frames. If this is a created process, say how it
     // ended; a process that still runs merely closed its end.
@@ -327,6 +351,46 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
   return header;
 }
 
+std::size_t Channel::read_header(detail::frame_header& header) {
+  // recvmsg, not read: descriptors sent with a frame arrive with its first
+  // bytes, and read() would silently close them.
+  received_fds_.clear();
+  auto* data = reinterpret_cast<char*>(&header);
+  std::size_t done = 0;
+  std::array<char, CMSG_SPACE(sizeof(int) * max_fds_per_frame)> control{};
+  while (done < sizeof header) {
+    iovec iov{data + done, sizeof header - done};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    const ssize_t n = ::recvmsg(fd_.get(), &message, MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw detail::channel_os_error(errno, "receive");
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+         c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t k = 0; k < count; ++k) {
+          int fd = -1;
+          std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+          received_fds_.emplace_back(fd);
+        }
+      }
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
 void Channel::receive_payload(void* data, std::size_t size) {
   if (read_fully(fd_.get(), static_cast<char*>(data), size) != size) {
     throw ChannelError(ChannelErrc::truncated_frame,
@@ -369,7 +433,7 @@ bool send_current_exception(Channel& channel) noexcept {
       error = {type != nullptr ? demangled_type_name(*type) : "unknown",
                "an exception not derived from std::exception"};
     }
-    const std::vector<char> frame = encode_frame(error, frame_kind::exception);
+    const encoded_frame frame = encode_frame(error, frame_kind::exception);
     channel_access::send_frame(channel, frame);
     return true;
   } catch (...) {

@@ -123,8 +123,11 @@ class [[nodiscard]] Channel {
   T receive_one();
 
   // The non-template half of send/receive, in src/channel.cpp.
-  void send_parts(std::span<const std::span<const char>> parts);
-  void write_parts(std::span<const std::span<const char>> parts);
+  void send_parts(std::span<const std::span<const char>> parts,
+                  std::span<const int> fds = {});
+  void write_parts(std::span<const std::span<const char>> parts,
+                   std::span<const int> fds = {});
+  std::size_t read_header(detail::frame_header& header);
   void accept_peer();
   void await_ack();
   void frame_done() noexcept;
@@ -148,6 +151,8 @@ class [[nodiscard]] Channel {
   detail::private_fd listener_;  // server: the listening socket
   std::string address_;          // server, client: the socket's path
   std::vector<char> buffer_;     // cereal's encodings, reused between frames
+  std::vector<int> send_fds_;    // descriptors going with the frame sent
+  std::vector<detail::unique_fd> received_fds_;  // ... and the one received
   // Frames that claim more are refused before anything is allocated.
   std::uint64_t max_payload_ = std::uint64_t{1} << 40;
 };
@@ -210,9 +215,13 @@ struct channel_access {
     return Channel(std::move(fd), std::move(process));
   }
   static child& process(Channel& channel) noexcept { return channel.child_; }
-  static void send_frame(Channel& channel, std::span<const char> frame) {
-    const std::span<const char> parts[] = {frame};
-    channel.send_parts(parts);
+  static void send_frame(Channel& channel, const encoded_frame& frame) {
+    const std::span<const char> parts[] = {frame.bytes};
+    std::vector<int> fds;
+    for (const auto& fd : frame.fds) {
+      fds.push_back(fd.get());
+    }
+    channel.send_parts(parts, fds);
   }
   /// A background process's end: it serves the peers that connect to
   /// `listener`, bound at `address`, which it removes when it closes.
@@ -247,6 +256,7 @@ struct channel_access {
 template <class T>
 void Channel::send(const T& value) {
   static_assert(serializable<T>, PPROCESS_NOT_SERIALIZABLE_MESSAGE);
+  send_fds_.clear();
   constexpr std::string_view name = detail::type_name<T>();
   std::span<const char> payload;
   if constexpr (detail::raw_value<T>) {
@@ -257,7 +267,7 @@ void Channel::send(const T& value) {
                value.size() * sizeof(element)};
   } else {
     buffer_.clear();
-    detail::cereal_encode(value, buffer_);
+    detail::cereal_encode(value, buffer_, &send_fds_);
     payload = buffer_;
   }
   const detail::frame_header header = detail::header_for<T>(payload.size());
@@ -265,7 +275,8 @@ void Channel::send(const T& value) {
       {reinterpret_cast<const char*>(&header), sizeof header},
       {name.data(), name.size()},
       payload};
-  send_parts(parts);
+  send_parts(parts, send_fds_);
+  send_fds_.clear();
 }
 
 template <class T>
@@ -306,7 +317,8 @@ T Channel::receive_one() {
     receive_payload(buffer_, header.payload_size);
     bool exact = false;
     try {
-      exact = detail::cereal_decode(std::span<const char>(buffer_), value);
+      exact = detail::cereal_decode(std::span<const char>(buffer_), value,
+                                    &received_fds_);
     } catch (const std::exception& e) {
       throw_malformed(name, e.what());
     }

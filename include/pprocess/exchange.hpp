@@ -102,9 +102,9 @@ inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
 /// Work waiting for a free process.
 struct waiting_work {
   std::size_t task;
-  std::size_t pool;        // no_pool: start a process for it
-  deferred_start launch;   // when pool == no_pool
-  std::vector<char> call;  // when pool != no_pool: the argument frame
+  std::size_t pool;       // no_pool: start a process for it
+  deferred_start launch;  // when pool == no_pool
+  encoded_frame call;     // when pool != no_pool: the argument frame
 };
 
 /// Processes that serve the calls of one reusable callable.

@@ -15,6 +15,7 @@
 /// | queue.hpp     | Queue                                                |
 /// | persistent.hpp| BackgroundCallable, BackgroundQueue, PersistentQueue, |
 /// |               | PersistentExchange                                   |
+/// | shared_array.hpp | SharedArray (zero-copy bulk data)                  |
 /// | system.hpp    | waitall(), get_number_of_cores()                     |
 
 #include <pprocess/channel.hpp>
@@ -24,4 +25,5 @@
 #include <pprocess/parallel.hpp>
 #include <pprocess/persistent.hpp>
 #include <pprocess/queue.hpp>
+#include <pprocess/shared_array.hpp>
 #include <pprocess/system.hpp>

@@ -12,6 +12,7 @@
 /// decoding allocates.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -21,23 +22,39 @@
 
 #include <cereal/cereal.hpp>
 
+#include <pprocess/detail/unique_fd.hpp>
+
 namespace pprocess::detail {
 
-/// Appends cereal's binary encoding to a byte vector.
+/// Appends cereal's binary encoding to a byte vector, and collects the
+/// descriptors that travel with it (SharedArray's memory).
 class output_archive
     : public cereal::OutputArchive<output_archive,
                                    cereal::AllowEmptyClassElision> {
  public:
-  explicit output_archive(std::vector<char>& out)
-      : OutputArchive(this), out_(out) {}
+  explicit output_archive(std::vector<char>& out,
+                          std::vector<int>* fds = nullptr)
+      : OutputArchive(this), out_(out), fds_(fds) {}
 
   void saveBinary(const void* data, std::size_t size) {
     const auto* bytes = static_cast<const char*>(data);
     out_.insert(out_.end(), bytes, bytes + size);
   }
 
+  /// Sends `fd` with the frame (borrowed: it must stay open until sent);
+  /// returns its index among the frame's descriptors.
+  std::uint32_t attach(int fd) {
+    if (fds_ == nullptr) {
+      throw cereal::Exception(
+          "a descriptor (SharedArray) cannot be encoded here");
+    }
+    fds_->push_back(fd);
+    return static_cast<std::uint32_t>(fds_->size() - 1);
+  }
+
  private:
   std::vector<char>& out_;
+  std::vector<int>* fds_;
 };
 
 /// Reads cereal's binary encoding from a span, within its bounds.
@@ -45,8 +62,17 @@ class input_archive
     : public cereal::InputArchive<input_archive,
                                   cereal::AllowEmptyClassElision> {
  public:
-  explicit input_archive(std::span<const char> in)
-      : InputArchive(this), in_(in) {}
+  explicit input_archive(std::span<const char> in,
+                         std::vector<unique_fd>* fds = nullptr)
+      : InputArchive(this), in_(in), fds_(fds) {}
+
+  /// Takes the `index`-th descriptor that arrived with the frame.
+  unique_fd take(std::uint32_t index) {
+    if (fds_ == nullptr || index >= fds_->size() || !(*fds_)[index]) {
+      throw cereal::Exception("a frame refers to a descriptor it lacks");
+    }
+    return std::move((*fds_)[index]);
+  }
 
   void loadBinary(void* data, std::size_t size) {
     if (size > in_.size()) {
@@ -61,6 +87,7 @@ class input_archive
 
  private:
   std::span<const char> in_;
+  std::vector<unique_fd>* fds_;
 };
 
 }  // namespace pprocess::detail

@@ -195,10 +195,12 @@ concept serializable = !std::is_reference_v<T> && !std::is_const_v<T> &&
 
 namespace pprocess::detail {
 
-/// Appends the encoding of `value` to `out`.
+/// Appends the encoding of `value` to `out`; descriptors that must travel
+/// with it are appended to `fds` (borrowed).
 template <class T>
-void cereal_encode(const T& value, std::vector<char>& out) {
-  output_archive archive(out);
+void cereal_encode(const T& value, std::vector<char>& out,
+                   std::vector<int>* fds = nullptr) {
+  output_archive archive(out, fds);
   archive(value);
 }
 
@@ -206,8 +208,9 @@ void cereal_encode(const T& value, std::vector<char>& out) {
 /// bytes run out or claim more than they hold, and returns false when some
 /// were left over.
 template <class T>
-bool cereal_decode(std::span<const char> bytes, T& value) {
-  input_archive archive(bytes);
+bool cereal_decode(std::span<const char> bytes, T& value,
+                   std::vector<unique_fd>* fds = nullptr) {
+  input_archive archive(bytes, fds);
   archive(value);
   return archive.remaining() == 0;
 }
@@ -224,29 +227,43 @@ frame_header header_for(std::size_t payload_size,
   return header;
 }
 
-/// A whole frame carrying `value`, as bytes: for values that are stored
-/// before they are sent (the queued calls of a reusable process).
+/// A whole frame, kept to be sent later, with its own copies of the
+/// descriptors that travel with it.
+struct encoded_frame {
+  std::vector<char> bytes;
+  std::vector<unique_fd> fds;
+};
+
+/// Duplicates `fds` (close-on-exec) for an encoded_frame to own.
+std::vector<unique_fd> duplicate_fds(std::span<const int> fds);
+
+/// A whole frame carrying `value`: for values that are stored before they
+/// are sent (the queued calls of a reusable process, exceptions).
 template <class T>
-std::vector<char> encode_frame(const T& value,
-                               frame_kind kind = frame_kind::value) {
+encoded_frame encode_frame(const T& value,
+                           frame_kind kind = frame_kind::value) {
   constexpr std::string_view name = type_name<T>();
-  std::vector<char> frame(sizeof(frame_header) + name.size());
-  std::copy(name.begin(), name.end(), frame.begin() + sizeof(frame_header));
+  encoded_frame frame;
+  frame.bytes.resize(sizeof(frame_header) + name.size());
+  std::copy(name.begin(), name.end(),
+            frame.bytes.begin() + sizeof(frame_header));
   std::size_t payload = 0;
   if constexpr (raw_value<T>) {
     const auto* bytes = reinterpret_cast<const char*>(&value);
-    frame.insert(frame.end(), bytes, bytes + sizeof(T));
+    frame.bytes.insert(frame.bytes.end(), bytes, bytes + sizeof(T));
     payload = sizeof(T);
   } else if constexpr (raw_sequence<T>) {
     const auto* bytes = reinterpret_cast<const char*>(value.data());
     payload = value.size() * sizeof(typename is_raw_sequence<T>::element);
-    frame.insert(frame.end(), bytes, bytes + payload);
+    frame.bytes.insert(frame.bytes.end(), bytes, bytes + payload);
   } else {
-    cereal_encode(value, frame);
-    payload = frame.size() - sizeof(frame_header) - name.size();
+    std::vector<int> borrowed;
+    cereal_encode(value, frame.bytes, &borrowed);
+    frame.fds = duplicate_fds(borrowed);
+    payload = frame.bytes.size() - sizeof(frame_header) - name.size();
   }
   const frame_header header = header_for<T>(payload, kind);
-  std::memcpy(frame.data(), &header, sizeof header);
+  std::memcpy(frame.bytes.data(), &header, sizeof header);
   return frame;
 }
 

@@ -29,6 +29,10 @@ constexpr auto termination_grace = 500ms;
 constexpr auto exit_status_wait = 2000ms;
 // Without pidfds, processes that must be reaped are polled this often.
 constexpr auto reap_poll_interval = 10ms;
+// Calls in flight per kept process: the one it runs and the next.
+constexpr std::size_t pipeline_depth = 2;
+// Only calls this small are queued behind a running one (see feed()).
+constexpr std::size_t pipeline_frame_limit = 64 * 1024;
 
 /// poll() retried on EINTR with the time left; returns its result.
 int poll_for(std::vector<pollfd>& fds,
@@ -185,16 +189,20 @@ void Exchange::check_owner(const char* what) const {
 
 void Exchange::add_persistent(Channel channel) {
   check_owner("connect");
-  auto entry = std::make_unique<exchange_entry>(exchange_entry{
-      std::move(channel), {next_task_++}, detail::no_pool, false});
+  auto entry = std::make_unique<exchange_entry>(
+      exchange_entry{.channel = std::move(channel),
+                     .tasks = {next_task_++},
+                     .pool = detail::no_pool});
   entry->persistent = true;
   active_.push_back(std::move(entry));
 }
 
 void Exchange::add(Channel channel) {
   check_owner("add");
-  active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
-      std::move(channel), {next_task_++}, detail::no_pool, false}));
+  active_.push_back(std::make_unique<exchange_entry>(
+      exchange_entry{.channel = std::move(channel),
+                     .tasks = {next_task_++},
+                     .pool = detail::no_pool}));
 }
 
 void Exchange::add_wait(Channel channel) {
@@ -331,15 +339,7 @@ void Exchange::submit(detail::waiting_work work) {
 void Exchange::schedule() {
   // Idle reusable processes take the calls of their own callable first:
   // they need no new process.
-  std::vector<exchange_entry*> idle;
-  for (auto& entry : active_) {
-    if (entry->pool != detail::no_pool && entry->tasks.empty()) {
-      idle.push_back(entry.get());
-    }
-  }
-  for (exchange_entry* worker : idle) {
-    feed(*worker);
-  }
+  feed_workers(0);
   while (!waiting_.empty()) {
     if (processes() < *options_.limit) {
       launch(waiting_.front());
@@ -349,6 +349,21 @@ void Exchange::schedule() {
       retire_idle_worker();
       break;
     }
+  }
+  // Then each busy one gets its next call now, so that it never waits for
+  // us between calls.
+  feed_workers(1);
+}
+
+void Exchange::feed_workers(std::size_t in_flight) {
+  std::vector<exchange_entry*> workers;
+  for (auto& entry : active_) {
+    if (entry->pool != detail::no_pool && entry->tasks.size() == in_flight) {
+      workers.push_back(entry.get());
+    }
+  }
+  for (exchange_entry* worker : workers) {
+    feed(*worker);  // may retire the worker; the others stay valid
   }
 }
 
@@ -373,47 +388,72 @@ void Exchange::release_workers() noexcept {
 
 bool Exchange::feed(exchange_entry& worker) {
   if (worker.draining) {
-    retire(worker);
+    if (worker.tasks.empty()) {
+      retire(worker);
+    }
     return false;
   }
-  const auto call =
-      std::find_if(waiting_.begin(), waiting_.end(),
-                   [&](const auto& work) { return work.pool == worker.pool; });
-  if (call == waiting_.end()) {
-    return false;
+  bool fed = false;
+  while (worker.tasks.size() < pipeline_depth) {
+    const bool pipelined = !worker.tasks.empty();
+    const auto call =
+        std::find_if(waiting_.begin(), waiting_.end(), [&](const auto& work) {
+          // A call queued behind another must fit in the socket's buffer:
+          // a process busy sending a large result could otherwise block on
+          // us while we block sending it a large call.
+          return work.pool == worker.pool &&
+                 (!pipelined || work.call.bytes.size() <= pipeline_frame_limit);
+        });
+    if (call == waiting_.end()) {
+      break;
+    }
+    if (!dispatch_call(worker, *call)) {
+      // The kept process died. The call was never its own: it stays in
+      // line. An idle dead process leaves now; a busy one when store()
+      // sees its end and fails the call it was running.
+      if (worker.tasks.empty()) {
+        retire(worker);
+      }
+      return fed;
+    }
+    waiting_.erase(call);
+    fed = true;
   }
-  if (!dispatch_call(worker, *call)) {
-    // The kept process died while idle: the call was never its own. It
-    // stays first in line, and the dead process leaves the exchange.
-    worker.tasks.pop_back();
-    retire(worker);
-    return false;
-  }
-  waiting_.erase(call);
-  return true;
+  return fed;
 }
 
 void Exchange::launch(detail::waiting_work& work) {
   if (work.pool == detail::no_pool) {
     active_.push_back(std::make_unique<exchange_entry>(
-        exchange_entry{work.launch(), {work.task}, detail::no_pool, false}));
+        exchange_entry{.channel = work.launch(),
+                       .tasks = {work.task},
+                       .pool = detail::no_pool}));
   } else {
-    active_.push_back(std::make_unique<exchange_entry>(
-        exchange_entry{pools_[work.pool].spawn(), {}, work.pool, false}));
-    dispatch_call(*active_.back(), work);
+    active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
+        .channel = pools_[work.pool].spawn(), .pool = work.pool}));
+    exchange_entry& worker = *active_.back();
+    if (!dispatch_call(worker, work)) {
+      // A new process that cannot take its first call died at once: the
+      // call is its own, and store() reports how the process ended.
+      worker.tasks.push_back(work.task);
+      worker.calls.push_back(std::move(work.call));
+    }
   }
 }
 
 bool Exchange::dispatch_call(exchange_entry& worker,
                              detail::waiting_work& work) {
-  worker.tasks.push_back(work.task);
-  worker.delivered = false;
   try {
     detail::channel_access::send_frame(worker.channel, work.call);
-    return true;
   } catch (const ChannelError&) {
     return false;
   }
+  if (worker.tasks.empty()) {
+    worker.delivered = false;
+  }
+  worker.tasks.push_back(work.task);
+  worker.calls.push_back(std::move(work.call));
+  return true;
 }
 
 bool Exchange::retire_idle_worker() {
@@ -540,6 +580,7 @@ void Exchange::after_delivery(exchange_entry& entry) {
   if (entry.pool != detail::no_pool) {
     if (!entry.tasks.empty()) {
       entry.tasks.pop_front();
+      entry.calls.pop_front();
     }
     entry.delivered = false;
     feed(entry);  // may retire the entry: nothing may follow
@@ -556,6 +597,12 @@ void Exchange::end_process(exchange_entry& entry) {
   const bool ended = process && process.wait_for(exit_status_wait);
   const int status = ended ? *process.status() : 0;
   const std::deque<std::size_t> tasks = std::move(entry.tasks);
+  // Calls queued behind the one that was running were never started: they
+  // go back to the front of the line, in order, for another process.
+  for (std::size_t k = entry.calls.size(); k > 1; --k) {
+    waiting_.push_front(
+        {tasks[k - 1], entry.pool, {}, std::move(entry.calls[k - 1])});
+  }
   const bool delivered = entry.delivered;
   const bool persistent = entry.persistent;
   const std::string address = detail::channel_access::address(entry.channel);

@@ -87,17 +87,18 @@ class deferred_start {
   std::unique_ptr<concept_t> impl_;
 };
 
+inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
+
 /// One created process the exchange watches, and the tasks it owes.
 struct exchange_entry {
   Channel channel;
-  std::deque<std::size_t> tasks;  // in flight, oldest first
-  std::size_t pool;               // reusable worker pool, or no_pool
-  bool delivered = false;         // the oldest task sent something
-  bool draining = false;          // takes no further calls (see waitall)
-  bool persistent = false;        // a connection to a background process
+  std::deque<std::size_t> tasks{};    // in flight, oldest first
+  std::deque<encoded_frame> calls{};  // a kept process: their argument frames
+  std::size_t pool = no_pool;         // reusable worker pool, or no_pool
+  bool delivered = false;             // the oldest task sent something
+  bool draining = false;              // takes no further calls (see waitall)
+  bool persistent = false;            // a connection to a background process
 };
-
-inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
 
 /// Work waiting for a free process.
 struct waiting_work {
@@ -240,6 +241,7 @@ class Exchange {
   bool dispatch_call(detail::exchange_entry& worker,
                      detail::waiting_work& work);
   bool feed(detail::exchange_entry& worker);
+  void feed_workers(std::size_t in_flight);
   void release_workers() noexcept;
   bool retire_idle_worker();
   void serve(detail::exchange_entry& entry, bool readable, bool ended);

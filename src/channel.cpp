@@ -68,10 +68,6 @@ namespace detail {
 
 Channel channel_access::make_server(unique_fd listener,
                                     std::string address) noexcept {
-  // listen() again from this process: the kernel records the listener's
-  // credentials at listen(), and collectors read them as the pid of the
-  // process they reach (SO_PEERCRED). The first listen() was our creator's.
-  (void)::listen(listener.get(), SOMAXCONN);
   Channel channel;
   channel.role_ = channel_role::server;
   channel.listener_ = private_fd(std::move(listener));
@@ -117,7 +113,6 @@ void Channel::accept_peer() {
       continue;  // only processes of our own user are served
     }
     fd_ = detail::private_fd(std::move(peer));
-    peer_pid_ = credentials->pid;
   }
 }
 
@@ -160,7 +155,6 @@ bool Channel::next_peer(const ChannelError& error) noexcept {
     return false;
   }
   fd_.reset();  // drop this peer; the next one gets the frame again
-  peer_pid_ = 0;
   return true;
 }
 
@@ -343,7 +337,14 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
   }
   if (header.type_hash != expected_hash || sent_name != expected_name) {
     skip_payload(header.payload_size);  // keep the stream in step
-    frame_done();
+    if (role_ == detail::channel_role::client) {
+      // Not acknowledged: this collector cannot use the value, so the
+      // background process keeps it for the next one.
+      received_fds_.clear();
+      fd_.reset();
+    } else {
+      frame_done();
+    }
     throw ChannelError(ChannelErrc::type_mismatch,
                        "receive<" + std::string(expected_name) +
                            ">: the peer sent a value of type " + sent_name);
@@ -421,19 +422,22 @@ void Channel::throw_malformed(std::string_view type,
 
 namespace detail {
 
+std::pair<std::string, std::string> describe_current_exception() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return {demangled_type_name(typeid(e)), e.what()};
+  } catch (...) {
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    return {type != nullptr ? demangled_type_name(*type) : "unknown",
+            "an exception not derived from std::exception"};
+  }
+}
+
 bool send_current_exception(Channel& channel) noexcept {
   try {
-    std::pair<std::string, std::string> error;
-    try {
-      throw;
-    } catch (const std::exception& e) {
-      error = {demangled_type_name(typeid(e)), e.what()};
-    } catch (...) {
-      const std::type_info* type = abi::__cxa_current_exception_type();
-      error = {type != nullptr ? demangled_type_name(*type) : "unknown",
-               "an exception not derived from std::exception"};
-    }
-    const encoded_frame frame = encode_frame(error, frame_kind::exception);
+    const encoded_frame frame =
+        encode_frame(describe_current_exception(), frame_kind::exception);
     channel_access::send_frame(channel, frame);
     return true;
   } catch (...) {

@@ -33,6 +33,8 @@ constexpr auto reap_poll_interval = 10ms;
 constexpr std::size_t pipeline_depth = 2;
 // Only calls this small are queued behind a running one (see feed()).
 constexpr std::size_t pipeline_frame_limit = 64 * 1024;
+// How long an adaptive pmap range aims to run.
+constexpr auto batch_target = std::chrono::milliseconds(5);
 
 /// poll() retried on EINTR with the time left; returns its result.
 int poll_for(std::vector<pollfd>& fds,
@@ -127,6 +129,7 @@ Exchange::Exchange(Exchange&& other) noexcept
       retiring_(std::move(other.retiring_)),
       waiting_(std::move(other.waiting_)),
       pools_(std::move(other.pools_)),
+      jobs_(std::move(other.jobs_)),
       pool_index_(std::move(other.pool_index_)) {
   enlist(this);
 }
@@ -143,6 +146,7 @@ Exchange& Exchange::operator=(Exchange&& other) noexcept {
     retiring_ = std::move(other.retiring_);
     waiting_ = std::move(other.waiting_);
     pools_ = std::move(other.pools_);
+    jobs_ = std::move(other.jobs_);
     pool_index_ = std::move(other.pool_index_);
   }
   return *this;
@@ -257,8 +261,11 @@ void Exchange::remove(Channel& channel) {
 
 bool Exchange::unfinished() const {
   return !waiting_.empty() ||
-         std::any_of(active_.begin(), active_.end(),
-                     [](const auto& entry) { return !entry->tasks.empty(); });
+         std::any_of(jobs_.begin(), jobs_.end(),
+                     [](const auto& job) { return job.pending(); }) ||
+         std::any_of(active_.begin(), active_.end(), [](const auto& entry) {
+           return !entry->tasks.empty() || !entry->batches.empty();
+         });
 }
 
 bool Exchange::busy() const {
@@ -337,6 +344,7 @@ void Exchange::submit(detail::waiting_work work) {
 }
 
 void Exchange::schedule() {
+  schedule_jobs();
   // Idle reusable processes take the calls of their own callable first:
   // they need no new process.
   feed_workers(0);
@@ -370,12 +378,12 @@ void Exchange::feed_workers(std::size_t in_flight) {
 void Exchange::release_workers() noexcept {
   std::vector<exchange_entry*> workers;
   for (auto& entry : active_) {
-    if (entry->pool != detail::no_pool) {
+    if (entry->pool != detail::no_pool || entry->job != detail::no_pool) {
       workers.push_back(entry.get());
     }
   }
   for (exchange_entry* worker : workers) {
-    if (worker->tasks.empty()) {
+    if (worker->tasks.empty() && worker->batches.empty()) {
       retire(*worker);
     } else {
       // Busy: it reads the end after its call, sends its result (our side
@@ -577,6 +585,10 @@ void Exchange::serve(exchange_entry& entry, bool readable, bool ended) {
 }
 
 void Exchange::after_delivery(exchange_entry& entry) {
+  if (entry.job != detail::no_pool) {
+    batch_delivered(entry);
+    return;
+  }
   if (entry.pool != detail::no_pool) {
     if (!entry.tasks.empty()) {
       entry.tasks.pop_front();
@@ -596,27 +608,15 @@ void Exchange::end_process(exchange_entry& entry) {
   const pid_t pid = entry.channel.pid();
   const bool ended = process && process.wait_for(exit_status_wait);
   const int status = ended ? *process.status() : 0;
-  const std::deque<std::size_t> tasks = std::move(entry.tasks);
-  // Calls queued behind the one that was running were never started: they
-  // go back to the front of the line, in order, for another process.
-  for (std::size_t k = entry.calls.size(); k > 1; --k) {
-    waiting_.push_front(
-        {tasks[k - 1], entry.pool, {}, std::move(entry.calls[k - 1])});
-  }
-  const bool delivered = entry.delivered;
   const bool persistent = entry.persistent;
-  const std::string address = detail::channel_access::address(entry.channel);
-  retire(entry);
-  if (tasks.empty()) {
-    return;  // an idle reusable process, or a channel without a task
-  }
   std::exception_ptr error;
   if (persistent) {
     error = std::make_exception_ptr(ChannelError(
         ChannelErrc::closed,
-        "the background process " + std::to_string(pid) + " at '" + address +
-            "' broke off before its end (it died, or it served "
-            "everything to another collector)"));
+        "the background process " + std::to_string(pid) + " at '" +
+            detail::channel_access::address(entry.channel) +
+            "' broke off before its end (it died, or it served everything "
+            "to another collector)"));
   } else if (ended) {
     error = std::make_exception_ptr(ProcessError::from_wait_status(
         pid, status,
@@ -629,7 +629,158 @@ void Exchange::end_process(exchange_entry& entry) {
                          " closed its channel before delivering its result"));
   }
   const bool clean = !persistent && (!ended || exited_cleanly(status));
-  task_ended(tasks.front(), error, clean, delivered);
+  if (entry.job != detail::no_pool) {
+    batch_process_ended(entry, error);
+    return;
+  }
+  const std::deque<std::size_t> tasks = std::move(entry.tasks);
+  // Calls queued behind the one that was running were never started: they
+  // go back to the front of the line, in order, for another process.
+  for (std::size_t k = entry.calls.size(); k > 1; --k) {
+    waiting_.push_front(
+        {tasks[k - 1], entry.pool, {}, std::move(entry.calls[k - 1])});
+  }
+  const bool delivered = entry.delivered;
+  retire(entry);
+  if (!tasks.empty()) {
+    task_ended(tasks.front(), error, clean, delivered);
+  }
+  // else: an idle reusable process, or a channel without a task
+}
+
+// --- pmap's batch jobs
+// --------------------------------------------------------
+
+void Exchange::add_job(detail::batch_job job) {
+  jobs_.push_back(std::move(job));
+  schedule();
+}
+
+void Exchange::schedule_jobs() {
+  for (std::size_t j = 0; j < jobs_.size(); ++j) {
+    if (!jobs_[j].pending()) {
+      continue;
+    }
+    const auto workers_with = [&](std::size_t in_flight) {
+      std::vector<exchange_entry*> workers;
+      for (auto& entry : active_) {
+        if (entry->job == j && entry->batches.size() == in_flight) {
+          workers.push_back(entry.get());
+        }
+      }
+      return workers;
+    };
+    for (exchange_entry* worker : workers_with(0)) {
+      feed_batches(*worker);
+    }
+    while (jobs_[j].pending() && processes() < *options_.limit) {
+      auto entry = std::make_unique<exchange_entry>(
+          exchange_entry{.channel = jobs_[j].spawn(), .job = j});
+      exchange_entry& worker = *entry;
+      active_.push_back(std::move(entry));
+      feed_batches(worker);
+    }
+    for (exchange_entry* worker : workers_with(1)) {
+      feed_batches(*worker);
+    }
+  }
+}
+
+void Exchange::feed_batches(exchange_entry& worker) {
+  detail::batch_job& job = jobs_[worker.job];
+  while (!worker.draining && worker.batches.size() < pipeline_depth &&
+         job.pending()) {
+    std::pair<std::size_t, std::size_t> range;
+    if (!job.returned.empty()) {
+      range = job.returned.front();
+      job.returned.pop_front();
+    } else {
+      std::size_t size = job.fixed_chunk.value_or(job.chunk);
+      if (!job.fixed_chunk) {
+        // Near the end, smaller ranges keep every process busy.
+        size =
+            std::min(size, std::max<std::size_t>(1, (job.count - job.next) /
+                                                        (2 * *options_.limit)));
+      }
+      size = std::clamp<std::size_t>(
+          size, 1, std::min(job.max_chunk, job.count - job.next));
+      range = {job.next, job.next + size};
+      job.next += size;
+    }
+    try {
+      worker.channel.send(detail::batch_range{range.first, range.second});
+    } catch (const ChannelError&) {
+      job.returned.push_front(range);  // the process died: another takes it
+      break;
+    }
+    worker.batches.push_back(
+        {range.first, range.second, std::chrono::steady_clock::now()});
+  }
+  if (worker.batches.empty() && (worker.draining || !job.pending())) {
+    retire(worker);  // the job needs it no more (or it died)
+  }
+}
+
+void Exchange::batch_delivered(exchange_entry& worker) {
+  detail::batch_job& job = jobs_[worker.job];
+  const detail::batch_flight flight = worker.batches.front();
+  worker.batches.pop_front();
+  // The process ran this range from when it was sent or, if it was queued
+  // behind another, from when that one arrived.
+  const auto now = std::chrono::steady_clock::now();
+  const auto took = now - std::max(flight.sent, worker.last_delivery);
+  worker.last_delivery = now;
+  if (!job.fixed_chunk) {
+    // Like joblib's auto batching: grow while ranges are short, shrink when
+    // they are long; the aim is ranges of a few milliseconds, long enough
+    // that a message per range costs nothing, short enough to share work.
+    const std::size_t size = flight.last - flight.first;
+    if (took < batch_target / 2 && size >= job.chunk) {
+      job.chunk = std::min(job.chunk * 2, job.max_chunk);
+    } else if (took > batch_target * 2 && job.chunk > 1) {
+      job.chunk /= 2;
+    }
+  }
+  feed_batches(worker);  // may retire the worker: nothing may follow
+}
+
+void Exchange::batch_process_ended(exchange_entry& worker,
+                                   const std::exception_ptr& error) {
+  const std::size_t j = worker.job;
+  const std::deque<detail::batch_flight> flights = std::move(worker.batches);
+  retire(worker);
+  detail::batch_job& job = jobs_[j];
+  // Ranges queued behind the one that was running were never started.
+  for (std::size_t k = flights.size(); k > 1; --k) {
+    job.returned.emplace_front(flights[k - 1].first, flights[k - 1].last);
+  }
+  if (flights.empty()) {
+    return;
+  }
+  const detail::batch_flight& crashed = flights.front();
+  if (crashed.last - crashed.first == 1) {
+    // Run alone, this element took its process down: it alone fails.
+    task_ended(job.first_task + crashed.first, error, false, false);
+  } else {
+    // One of these elements took the process down: run each alone, so that
+    // only that one fails.
+    for (std::size_t i = crashed.last; i > crashed.first; --i) {
+      job.returned.emplace_front(i - 1, i);
+    }
+  }
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> Exchange::batch_of(
+    const Channel& channel) const {
+  for (const auto& entry : active_) {
+    if (&entry->channel == &channel && entry->job != detail::no_pool &&
+        !entry->batches.empty()) {
+      const detail::batch_flight& flight = entry->batches.front();
+      return std::pair{jobs_[entry->job].first_task + flight.first,
+                       flight.last - flight.first};
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace pprocess

@@ -82,9 +82,9 @@ Channel create() {
 
 namespace detail {
 
-pid_t fork_detached() {
-  // The intermediate process tells its creator the background process's pid
-  // through this pipe.
+pid_t fork_detached(int listener) {
+  // The background process tells its creator its pid through this pipe,
+  // once it is ready to be reached (see below).
   std::array<int, 2> pipe_fds{};
   if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
     throw os_error(errno, "starting a background process: pipe");
@@ -111,9 +111,18 @@ pid_t fork_detached() {
     (void)::setsid();
     const pid_t daemon = ::fork();
     if (daemon != 0) {
-      (void)!::write(pid_writer.get(), &daemon, sizeof daemon);
       ::_exit(daemon < 0 ? 1 : 0);
     }
+    // listen() again from this process: the kernel records the listener's
+    // credentials at listen(), and collectors read them as the pid of the
+    // process they reach (SO_PEERCRED). The first listen() was our
+    // creator's. Only then is our pid told, so that a collector that
+    // connects after the start returned reads ours.
+    if (listener >= 0) {
+      (void)::listen(listener, SOMAXCONN);
+    }
+    const pid_t self = ::getpid();
+    (void)!::write(pid_writer.get(), &self, sizeof self);
     pid_writer.reset();
     // Standard streams to /dev/null, so that `out=$(program --start)`
     // returns at once instead of waiting for the background process.
@@ -132,12 +141,15 @@ pid_t fork_detached() {
   unlock_table_in_creator(0);  // the intermediate process is reaped here
   pid_writer.reset();
   pid_t daemon = -1;
-  const ssize_t got = ::read(pid_reader.get(), &daemon, sizeof daemon);
+  ssize_t got = 0;
+  do {
+    got = ::read(pid_reader.get(), &daemon, sizeof daemon);
+  } while (got < 0 && errno == EINTR);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (got != static_cast<ssize_t>(sizeof daemon) || daemon <= 0) {
-    throw Error("starting a background process: the second fork failed");
+    throw Error("starting a background process: it did not start");
   }
   return daemon;
 }

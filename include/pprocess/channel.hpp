@@ -177,6 +177,9 @@ namespace detail {
 template <class Body>
 [[noreturn]] void run_created(Channel& channel, Body&& body) noexcept;
 
+/// The demangled type name and what() of the exception being handled.
+std::pair<std::string, std::string> describe_current_exception();
+
 /// Sends the exception being handled over `channel`, best effort; false
 /// when it could not be sent.
 bool send_current_exception(Channel& channel) noexcept;

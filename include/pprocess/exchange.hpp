@@ -42,6 +42,7 @@
 #include <vector>
 
 #include <pprocess/channel.hpp>
+#include <pprocess/detail/batch.hpp>
 #include <pprocess/parallel.hpp>
 
 namespace pprocess {
@@ -89,15 +90,43 @@ class deferred_start {
 
 inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
 
+/// A range of a batch job sent to a pool process, as element offsets.
+struct batch_flight {
+  std::size_t first;
+  std::size_t last;
+  std::chrono::steady_clock::time_point sent;
+};
+
+/// pmap over a sequence, computed in ranges by a pool of processes forked
+/// at the call.
+struct batch_job {
+  std::size_t first_task = 0;  // the task of element 0
+  std::size_t count = 0;
+  std::size_t next = 0;  // the first element not handed out yet
+  // Ranges to hand out again: never started, or split after a crash.
+  std::deque<std::pair<std::size_t, std::size_t>> returned{};
+  std::optional<std::size_t> fixed_chunk{};  // Options::chunksize
+  std::size_t chunk = 1;                     // adaptive: grows while short
+  std::size_t max_chunk = 0;
+  deferred_start spawn{};  // forks one more pool process
+
+  [[nodiscard]] bool pending() const noexcept {
+    return !returned.empty() || next < count;
+  }
+};
+
 /// One created process the exchange watches, and the tasks it owes.
 struct exchange_entry {
   Channel channel;
-  std::deque<std::size_t> tasks{};    // in flight, oldest first
-  std::deque<encoded_frame> calls{};  // a kept process: their argument frames
-  std::size_t pool = no_pool;         // reusable worker pool, or no_pool
-  bool delivered = false;             // the oldest task sent something
-  bool draining = false;              // takes no further calls (see waitall)
-  bool persistent = false;            // a connection to a background process
+  std::deque<std::size_t> tasks{};     // in flight, oldest first
+  std::deque<encoded_frame> calls{};   // a kept process: their argument frames
+  std::size_t pool = no_pool;          // reusable worker pool, or no_pool
+  bool delivered = false;              // the oldest task sent something
+  bool draining = false;               // takes no further calls (see waitall)
+  bool persistent = false;             // a connection to a background process
+  std::size_t job = no_pool;           // pmap's pool: the batch job it serves
+  std::deque<batch_flight> batches{};  // ... and its ranges in flight
+  std::chrono::steady_clock::time_point last_delivery{};
 };
 
 /// Work waiting for a free process.
@@ -224,6 +253,18 @@ class Exchange {
   /// PersistentExchange::connect).
   void add_persistent(Channel channel);
 
+  /// Runs `fn(element)` for every element in a pool of processes forked now,
+  /// in ranges sized adaptively (or by Options::chunksize); the results come
+  /// back as detail::batch<T> frames, to be read in store_data() for the
+  /// tasks batch_of() names.
+  template <class T, class F, class E>
+  void start_batches(F fn, std::vector<E> elements);
+
+  /// For a pool process's channel: the first task and the number of tasks
+  /// of the batch that arrives next on it.
+  [[nodiscard]] std::optional<std::pair<std::size_t, std::size_t>> batch_of(
+      const Channel& channel) const;
+
  private:
   template <class F>
   friend class detail::managed_callable;
@@ -242,6 +283,12 @@ class Exchange {
                      detail::waiting_work& work);
   bool feed(detail::exchange_entry& worker);
   void feed_workers(std::size_t in_flight);
+  void add_job(detail::batch_job job);
+  void schedule_jobs();
+  void feed_batches(detail::exchange_entry& worker);
+  void batch_delivered(detail::exchange_entry& worker);
+  void batch_process_ended(detail::exchange_entry& worker,
+                           const std::exception_ptr& error);
   void release_workers() noexcept;
   bool retire_idle_worker();
   void serve(detail::exchange_entry& entry, bool readable, bool ended);
@@ -262,6 +309,7 @@ class Exchange {
   std::vector<detail::child> retiring_;
   std::deque<detail::waiting_work> waiting_;
   std::vector<detail::worker_pool> pools_;
+  std::vector<detail::batch_job> jobs_;
   std::map<detail::pool_key, std::size_t> pool_index_;
 };
 
@@ -292,6 +340,31 @@ template <class F>
 auto Exchange::manage(F&& fn) {
   return detail::managed_callable<std::decay_t<F>>(*this, std::forward<F>(fn),
                                                    next_managed_++);
+}
+
+template <class T, class F, class E>
+void Exchange::start_batches(F fn, std::vector<E> elements) {
+  check_owner("start");
+  detail::batch_job job;
+  job.first_task = next_task_;
+  job.count = elements.size();
+  job.fixed_chunk = options_.chunksize;
+  job.max_chunk = detail::max_batch<T>;
+  next_task_ += job.count;
+  if (job.count == 0) {
+    return;
+  }
+  // The pool processes read the elements from their own copy of this
+  // memory: ranges are all that is sent to them.
+  auto shared = std::make_shared<std::vector<E>>(std::move(elements));
+  job.spawn = detail::deferred_start([fn = std::move(fn), shared]() mutable {
+    return pprocess::start(
+        [](Channel& channel, F& body, std::shared_ptr<std::vector<E>>& all) {
+          detail::serve_batches<T>(channel, body, *all);
+        },
+        fn, shared);
+  });
+  add_job(std::move(job));
 }
 
 template <class F, class... Args>

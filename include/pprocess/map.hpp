@@ -77,6 +77,32 @@ class Map : public Exchange {
     return options;
   }
 
+  void store_batch(Channel& channel, std::size_t first, std::size_t count) {
+    slot_at(first + count - 1);  // grow once
+    try {
+      auto results = channel.template receive<detail::batch<T>>();
+      if (results.values.size() != count) {
+        throw ChannelError(
+            ChannelErrc::malformed_frame,
+            "Map: a batch of " + std::to_string(results.values.size()) +
+                " results for " + std::to_string(count) + " elements");
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        results_[first + i] = std::move(results.values[i]);
+      }
+      for (auto& [offset, type, what] : results.errors) {
+        if (offset < count) {
+          results_[first + offset] =
+              std::make_exception_ptr(RemoteError(std::move(type), what));
+        }
+      }
+    } catch (const Error&) {
+      for (std::size_t i = 0; i < count; ++i) {
+        results_[first + i] = std::current_exception();
+      }
+    }
+  }
+
   slot& slot_at(std::size_t index) {
     if (results_.size() <= index) {
       results_.resize(index + 1);
@@ -122,6 +148,12 @@ class Map<T>::iterator {
 
 template <class T>
 void Map<T>::store_data(Channel& channel) {
+  if constexpr (detail::batchable<T>) {
+    if (const auto range = batch_of(channel)) {
+      store_batch(channel, range->first, range->second);
+      return;
+    }
+  }
   slot& result = slot_at(task_of(channel));
   try {
     result = channel.template receive<T>();
@@ -160,6 +192,14 @@ template <class T>
 template <class F, class Range>
 Map<T>& Map<T>::operator()(F&& fn, Range&& sequence) {
   using element = std::decay_t<std::ranges::range_reference_t<Range>>;
+  if constexpr (detail::batchable<T>) {
+    // A pool forked now computes the elements in ranges (see
+    // Exchange::start_batches): a message per range, not per element.
+    std::vector<element> elements(std::ranges::begin(sequence),
+                                  std::ranges::end(sequence));
+    start_batches<T>(std::decay_t<F>(std::forward<F>(fn)), std::move(elements));
+    return *this;
+  }
   // The result is converted to T in the created process, so that
   // pmap<long>(int-returning fn) sends the T this Map receives.
   auto as_result = [f = std::forward<F>(fn)](element& e) mutable -> T {

@@ -59,15 +59,17 @@ unique_fd listen_at(const std::string& address);
 Channel connect_to(const std::string& address, pid_t known_pid = 0);
 
 /// Forks a detached process (own session, stdio on /dev/null, not our
-/// child). 0 in the detached process; its pid in the caller.
-pid_t fork_detached();
+/// child) that takes over `listener` (listens on it again, so that
+/// collectors see its pid). 0 in the detached process; its pid in the
+/// caller, once it listens.
+pid_t fork_detached(int listener = -1);
 
 /// Starts `fn(channel, args...)` in a detached process serving `address`;
 /// returns its pid.
 template <class F, class... Args>
 pid_t start_background(const std::string& address, F& fn, Args&&... args) {
   unique_fd listener = listen_at(address);
-  const pid_t pid = fork_detached();
+  const pid_t pid = fork_detached(listener.get());
   if (pid == 0) {
     Channel channel = channel_access::make_server(std::move(listener), address);
     run_created(channel, [&] { std::invoke(fn, channel, args...); });
@@ -84,6 +86,7 @@ class persistent_operations {
   /// values arrive as those of any process of this exchange.
   /// @throws ChannelError nobody listens at `address`, or it belongs to
   ///         another user
+  /// @throws Error `address` cannot be a socket path (empty, too long)
   void connect(const std::string& address) {
     self().add_persistent(connect_to(address));
   }
@@ -105,7 +108,7 @@ class persistent_operations {
   /// collects from it.
   [[nodiscard]] std::optional<Channel> create(const std::string& address) {
     unique_fd listener = listen_at(address);
-    const pid_t pid = fork_detached();
+    const pid_t pid = fork_detached(listener.get());
     if (pid == 0) {
       return channel_access::make_server(std::move(listener), address);
     }

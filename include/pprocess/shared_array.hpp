@@ -30,7 +30,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <type_traits>
+#include <utility>
 
 #include <pprocess/detail/archive.hpp>
 #include <pprocess/detail/unique_fd.hpp>
@@ -99,6 +101,23 @@ class SharedArray {
     std::uninitialized_fill(begin(), end(), value);
   }
 
+  /// Copies share the elements; a moved-from array is empty.
+  SharedArray(const SharedArray&) = default;
+  SharedArray& operator=(const SharedArray&) = default;
+  SharedArray(SharedArray&& other) noexcept
+      : memory_(std::move(other.memory_)),
+        data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)) {}
+  SharedArray& operator=(SharedArray&& other) noexcept {
+    if (this != &other) {
+      memory_ = std::move(other.memory_);
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  ~SharedArray() = default;
+
   [[nodiscard]] T* data() noexcept { return data_; }
   [[nodiscard]] const T* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -142,8 +161,15 @@ class SharedArray {
 
  private:
   struct allocate {};
+  static std::size_t bytes_for(std::size_t size) {
+    if (size > SIZE_MAX / sizeof(T)) {
+      throw Error("SharedArray: " + std::to_string(size) +
+                  " elements are more bytes than memory can address");
+    }
+    return size * sizeof(T);
+  }
   SharedArray(std::size_t size, allocate)
-      : memory_(size > 0 ? detail::shared_memory::create(size * sizeof(T))
+      : memory_(size > 0 ? detail::shared_memory::create(bytes_for(size))
                          : nullptr),
         data_(memory_ ? static_cast<T*>(memory_->data()) : nullptr),
         size_(size) {}

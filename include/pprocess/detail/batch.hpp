@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// pmap's batches: a pool of processes forked at the call computes ranges of
+/// the sequence, each process on its own copy of it (so only two numbers go
+/// out per range), and sends back one frame per range.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <pprocess/channel.hpp>
+
+namespace pprocess {
+
+template <class T>
+class SharedArray;
+
+namespace detail {
+
+/// The results of one range: a value per element (default-constructed where
+/// the element failed) and the failures, by offset in the range.
+template <class T>
+struct batch {
+  std::vector<T> values;
+  std::vector<std::tuple<std::uint64_t, std::string, std::string>> errors;
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(values, errors);
+  }
+};
+
+/// A range of the sequence, [first, last), as offsets: two numbers, sent as
+/// their own bytes.
+using batch_range = std::array<std::uint64_t, 2>;
+
+/// Results that can travel in batches: cereal must encode a vector of them.
+template <class T>
+inline constexpr bool batchable = serializable<batch<T>>;
+
+/// The most elements one batch may hold: each SharedArray sends a
+/// descriptor, and a frame carries at most 253 of them.
+template <class T>
+inline constexpr std::size_t max_batch = static_cast<std::size_t>(-1);
+template <class U>
+inline constexpr std::size_t max_batch<SharedArray<U>> = 253;
+
+/// The loop of a pool process: receive a range, send its batch, until the
+/// creator closes the channel. An exception fails only its own element.
+template <class T, class F, class E>
+void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
+  for (;;) {
+    batch_range range;
+    try {
+      range = channel.receive<batch_range>();
+    } catch (const ChannelError& e) {
+      if (e.code() == ChannelErrc::closed) {
+        return;  // no more ranges
+      }
+      throw;
+    }
+    batch<T> results;
+    const auto [first, last] = range;
+    results.values.resize(last - first);
+    for (std::uint64_t i = first; i < last; ++i) {
+      try {
+        results.values[i - first] =
+            static_cast<T>(std::invoke(fn, elements[i]));
+      } catch (...) {
+        auto [type, what] = describe_current_exception();
+        results.errors.emplace_back(i - first, std::move(type),
+                                    std::move(what));
+      }
+    }
+    channel.send(results);
+  }
+}
+
+}  // namespace detail
+}  // namespace pprocess

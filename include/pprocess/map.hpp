@@ -57,11 +57,11 @@ class Map : public Exchange {
   [[nodiscard]] std::size_t size() const noexcept { return tasks_started(); }
 
   class iterator;
-  struct sentinel {};
 
-  /// Input iteration over the results in start order, waiting per element.
+  /// Input iteration over the results in start order, waiting per element;
+  /// end() is the position after the tasks started so far.
   iterator begin() { return iterator(this, 0); }
-  sentinel end() { return {}; }
+  iterator end() { return iterator(this, size()); }
 
   void store_data(Channel& channel) override;
 
@@ -127,18 +127,24 @@ class Map<T>::iterator {
   using value_type = T;
   using difference_type = std::ptrdiff_t;
   using reference = const T&;
+  using pointer = const T*;
 
   iterator() = default;
   iterator(Map* map, std::size_t index) : map_(map), index_(index) {}
 
   reference operator*() const { return (*map_)[index_]; }
+  pointer operator->() const { return &(*map_)[index_]; }
   iterator& operator++() {
     ++index_;
     return *this;
   }
-  void operator++(int) { ++index_; }
-  friend bool operator==(const iterator& it, sentinel) {
-    return it.index_ >= it.map_->size();
+  iterator operator++(int) {
+    iterator before = *this;
+    ++index_;
+    return before;
+  }
+  friend bool operator==(const iterator& a, const iterator& b) {
+    return a.index_ == b.index_;
   }
 
  private:

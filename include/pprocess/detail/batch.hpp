@@ -42,9 +42,10 @@ struct batch {
 /// their own bytes.
 using batch_range = std::array<std::uint64_t, 2>;
 
-/// Results that can travel in batches: cereal must encode a vector of them.
+/// Results that can travel in batches: cereal must encode a vector of them
+/// (a raw struct without a serialize function travels only on its own).
 template <class T>
-inline constexpr bool batchable = serializable<batch<T>>;
+inline constexpr bool batchable = cereal_encodable<std::vector<T>>::value;
 
 /// The most elements one batch may hold: each SharedArray sends a
 /// descriptor, and a frame carries at most 253 of them.

@@ -1,0 +1,176 @@
+// pmap and Map(fn, range): a pool forked at the call computes the sequence
+// in ranges (batches); these tests check what batching must not change.
+#include "pprocess/map.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <pprocess/pprocess.hpp>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+std::vector<int> iota_vector(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+int seen_at_the_call = 1;
+
+struct Point {  // trivially copyable, no cereal serialize
+  int x;
+  int y;
+};
+
+}  // namespace
+
+TEST(PmapTest, CrashFailsOnlyTheElementThatCrashes) {
+  auto m = pprocess::pmap(
+      [](int x) {
+        if (x == 5) {
+          std::abort();
+        }
+        return x * 2;
+      },
+      iota_vector(40), {.limit = 2});
+  for (int i = 0; i < 40; ++i) {
+    if (i == 5) {
+      try {
+        (void)m[5];
+        FAIL() << "element 5 should have failed";
+      } catch (const pprocess::ProcessError& e) {
+        EXPECT_EQ(e.signal(), SIGABRT);
+      }
+    } else {
+      EXPECT_EQ(m[static_cast<std::size_t>(i)], i * 2) << "element " << i;
+    }
+  }
+}
+
+TEST(PmapTest, ExceptionFailsOnlyItsElementInsideABatch) {
+  auto m = pprocess::pmap(
+      [](int x) {
+        if (x % 10 == 3) {
+          throw std::invalid_argument("bad " + std::to_string(x));
+        }
+        return x;
+      },
+      iota_vector(100), {.limit = 2, .chunksize = 25});
+  int failures = 0;
+  for (int i = 0; i < 100; ++i) {
+    try {
+      EXPECT_EQ(m[static_cast<std::size_t>(i)], i);
+    } catch (const pprocess::RemoteError& e) {
+      ++failures;
+      EXPECT_EQ(i % 10, 3);
+      EXPECT_EQ(e.type_name(), "std::invalid_argument");
+      EXPECT_EQ(std::string(e.what()), "bad " + std::to_string(i));
+    }
+  }
+  EXPECT_EQ(failures, 10);
+}
+
+TEST(PmapTest, PoolHasAtMostLimitProcesses) {
+  auto m = pprocess::pmap([](int) { return static_cast<int>(::getpid()); },
+                          iota_vector(2000), {.limit = 2});
+  const std::set<int> pids(m.begin(), m.end());  // classic iterator pair
+  EXPECT_GE(pids.size(), 1U);
+  EXPECT_LE(pids.size(), 2U);
+}
+
+TEST(PmapTest, ProcessesSeeMemoryAsOfTheCall) {
+  seen_at_the_call = 1;
+  auto m = pprocess::pmap([](int) { return seen_at_the_call; },
+                          iota_vector(500), {.limit = 2});
+  seen_at_the_call = 2;  // after the call: the pool's copies keep 1
+  for (const int v : m) {
+    EXPECT_EQ(v, 1);
+  }
+}
+
+TEST(PmapTest, ChunksizeFixesTheRanges) {
+  auto m = pprocess::pmap([](int) { return static_cast<int>(::getpid()); },
+                          iota_vector(200), {.limit = 2, .chunksize = 20});
+  for (std::size_t block = 0; block < 10; ++block) {
+    const int pid = m[block * 20];
+    for (std::size_t i = block * 20; i < block * 20 + 20; ++i) {
+      EXPECT_EQ(m[i], pid) << "element " << i << " left its range";
+    }
+  }
+}
+
+TEST(PmapTest, MillionTinyTasksAllArrive) {
+  auto m = pprocess::pmap([](int x) { return x + 1; }, iota_vector(1000000),
+                          {.limit = 2});
+  ASSERT_EQ(m.size(), 1000000U);
+  long long sum = 0;
+  for (const int v : m) {
+    sum += v;
+  }
+  EXPECT_EQ(sum, 1000000LL * 1000001LL / 2);
+}
+
+TEST(PmapTest, EmptySequenceGivesEmptyMap) {
+  auto m = pprocess::pmap([](int x) { return x; }, std::vector<int>{},
+                          {.limit = 2});
+  EXPECT_EQ(m.size(), 0U);
+  EXPECT_EQ(m.begin(), m.end());
+}
+
+TEST(PmapTest, ElementsNeedNotBeSerializable) {
+  // The pool reads the elements from its own copy of memory: a
+  // std::function never crosses a channel.
+  std::vector<std::function<int()>> work;
+  for (int i = 0; i < 10; ++i) {
+    work.emplace_back([i] { return i * i; });
+  }
+  auto m = pprocess::pmap([](std::function<int()>& f) { return f(); }, work,
+                          {.limit = 2});
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(m[static_cast<std::size_t>(i)], i * i);
+  }
+}
+
+TEST(PmapTest, ResultsThatCannotBeBatchedStillArrive) {
+  // A raw struct travels alone, not in a cereal-encoded batch: pmap falls
+  // back to a process per element.
+  auto m = pprocess::pmap([](int x) { return Point{x, -x}; }, iota_vector(6),
+                          {.limit = 2});
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(m[static_cast<std::size_t>(i)].x, i);
+    EXPECT_EQ(m[static_cast<std::size_t>(i)].y, -i);
+  }
+}
+
+TEST(PmapTest, SharedArrayResultsKeepBatchesUnderTheDescriptorLimit) {
+  // A frame carries at most 253 descriptors: ranges of SharedArrays are cut
+  // to that even when chunksize asks for more.
+  auto m = pprocess::pmap(
+      [](int x) { return pprocess::SharedArray<int>(2, x); }, iota_vector(600),
+      {.limit = 2, .chunksize = 1000});
+  for (int i = 0; i < 600; ++i) {
+    EXPECT_EQ(m[static_cast<std::size_t>(i)][1], i);
+  }
+}
+
+TEST(PmapTest, NoProcessOrDescriptorIsLeftBehind) {
+  const std::size_t before = test_support::open_fd_count();
+  {
+    auto m = pprocess::pmap([](int x) { return x; }, iota_vector(10000),
+                            {.limit = 2});
+    EXPECT_EQ(m[9999], 9999);
+  }
+  EXPECT_EQ(test_support::open_fd_count(), before);
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}

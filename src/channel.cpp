@@ -179,11 +179,23 @@ void Channel::send_end() {
   if (role_ != detail::channel_role::server) {
     return;
   }
+  // Everything was delivered: a collector is needed only to hear so. Once
+  // one is connected, the address goes before it hears it, so that a
+  // collector that returns finds the address free for a new start.
+  accept_peer();
+  (void)::unlink(address_.c_str());
+  listener_.reset();
   detail::frame_header end;
   end.kind = detail::frame_kind::end;
   const std::span<const char> parts[] = {
       {reinterpret_cast<const char*>(&end), sizeof end}};
-  send_parts(parts);
+  try {
+    write_parts(parts);
+    await_ack();
+  } catch (const ChannelError&) {
+    // This collector left: the values were all acknowledged already, and
+    // the address is gone, so nobody else can come to be told.
+  }
 }
 
 void Channel::send_parts(std::span<const std::span<const char>> parts,

@@ -4,6 +4,8 @@
 // or pkg-config) with only the names of DESIGN.md, it uses every feature of
 // the core library and exits non-zero if any of them misbehaves.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -132,6 +134,36 @@ int main() {
     }
   }
   check(inline_map[2] == 20, "Exchange::create");
+
+  // Zero-copy bulk results.
+  auto arrays = pprocess::pmap(
+      [](int n) { return pprocess::SharedArray<double>(1000, n); },
+      std::vector{1, 2}, {.limit = 2});
+  check(arrays[1][999] == 2.0 && arrays[1].size() == 1000, "SharedArray");
+
+  // Background processes, collected through their socket.
+  char dir_template[] = "/tmp/pprocess-consumer-XXXXXX";
+  if (const char* dir = ::mkdtemp(dir_template)) {
+    const std::string address = std::string(dir) + "/task.socket";
+    pprocess::BackgroundCallable task(address, pprocess::MakeParallel(square));
+    task(9);
+    int collected = 0;
+    for (int value : pprocess::BackgroundQueue<int>(address)) {
+      collected = value;
+    }
+    check(collected == 81, "BackgroundCallable/BackgroundQueue");
+
+    pprocess::PersistentQueue<int> persistent;
+    persistent.start(address, [](pprocess::Channel& ch) { ch.send(5); });
+    int started = 0;
+    for (int value : persistent) {
+      started = value;
+    }
+    check(started == 5, "PersistentQueue::start");
+    (void)::rmdir(dir);
+  } else {
+    check(false, "mkdtemp");
+  }
 
   pprocess::waitall();
   check(pprocess::get_number_of_cores() >= 1, "get_number_of_cores");

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+//
+// Exchange: pmap's batch jobs, computed in ranges by a pool forked at the
+// call.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include <pprocess/exchange.hpp>
+
+#include "exchange_tuning.hpp"
+
+namespace pprocess {
+
+using detail::batch_target;
+using detail::exchange_entry;
+using detail::pipeline_depth;
+
+void Exchange::add_job(detail::batch_job job) {
+  jobs_.push_back(std::move(job));
+  schedule();
+}
+
+void Exchange::schedule_jobs() {
+  for (std::size_t j = 0; j < jobs_.size(); ++j) {
+    if (!jobs_[j].pending()) {
+      continue;
+    }
+    const auto workers_with = [&](std::size_t in_flight) {
+      std::vector<exchange_entry*> workers;
+      for (auto& entry : active_) {
+        if (entry->job == j && entry->batches.size() == in_flight) {
+          workers.push_back(entry.get());
+        }
+      }
+      return workers;
+    };
+    for (exchange_entry* worker : workers_with(0)) {
+      feed_batches(*worker);
+    }
+    while (jobs_[j].pending() && processes() < *options_.limit) {
+      auto entry = std::make_unique<exchange_entry>(
+          exchange_entry{.channel = jobs_[j].spawn(), .job = j});
+      exchange_entry& worker = *entry;
+      active_.push_back(std::move(entry));
+      feed_batches(worker);
+    }
+    for (exchange_entry* worker : workers_with(1)) {
+      feed_batches(*worker);
+    }
+  }
+}
+
+void Exchange::feed_batches(exchange_entry& worker) {
+  detail::batch_job& job = jobs_[worker.job];
+  while (!worker.draining && worker.batches.size() < pipeline_depth &&
+         job.pending()) {
+    std::pair<std::size_t, std::size_t> range;
+    if (!job.returned.empty()) {
+      range = job.returned.front();
+      job.returned.pop_front();
+    } else {
+      std::size_t size = job.fixed_chunk.value_or(job.chunk);
+      if (!job.fixed_chunk) {
+        // Near the end, smaller ranges keep every process busy.
+        size =
+            std::min(size, std::max<std::size_t>(1, (job.count - job.next) /
+                                                        (2 * *options_.limit)));
+      }
+      size = std::clamp<std::size_t>(
+          size, 1, std::min(job.max_chunk, job.count - job.next));
+      range = {job.next, job.next + size};
+      job.next += size;
+    }
+    try {
+      worker.channel.send(detail::batch_range{range.first, range.second});
+    } catch (const ChannelError&) {
+      job.returned.push_front(range);  // the process died: another takes it
+      break;
+    }
+    worker.batches.push_back(
+        {range.first, range.second, std::chrono::steady_clock::now()});
+  }
+  if (worker.batches.empty() && (worker.draining || !job.pending())) {
+    retire(worker);  // the job needs it no more (or it died)
+  }
+}
+
+void Exchange::batch_delivered(exchange_entry& worker) {
+  detail::batch_job& job = jobs_[worker.job];
+  const detail::batch_flight flight = worker.batches.front();
+  worker.batches.pop_front();
+  // The process ran this range from when it was sent or, if it was queued
+  // behind another, from when that one arrived.
+  const auto now = std::chrono::steady_clock::now();
+  const auto took = now - std::max(flight.sent, worker.last_delivery);
+  worker.last_delivery = now;
+  if (!job.fixed_chunk) {
+    // Like joblib's auto batching: grow while ranges are short, shrink when
+    // they are long; the aim is ranges of a few milliseconds, long enough
+    // that a message per range costs nothing, short enough to share work.
+    const std::size_t size = flight.last - flight.first;
+    if (took < batch_target / 2 && size >= job.chunk) {
+      job.chunk = std::min(job.chunk * 2, job.max_chunk);
+    } else if (took > batch_target * 2 && job.chunk > 1) {
+      job.chunk /= 2;
+    }
+  }
+  feed_batches(worker);  // may retire the worker: nothing may follow
+}
+
+void Exchange::batch_process_ended(exchange_entry& worker,
+                                   const std::exception_ptr& error) {
+  const std::size_t j = worker.job;
+  const std::deque<detail::batch_flight> flights = std::move(worker.batches);
+  retire(worker);
+  detail::batch_job& job = jobs_[j];
+  // Ranges queued behind the one that was running were never started.
+  for (std::size_t k = flights.size(); k > 1; --k) {
+    job.returned.emplace_front(flights[k - 1].first, flights[k - 1].last);
+  }
+  if (flights.empty()) {
+    return;
+  }
+  const detail::batch_flight& crashed = flights.front();
+  if (crashed.last - crashed.first == 1) {
+    // Run alone, this element took its process down: it alone fails.
+    task_ended(job.first_task + crashed.first, error, false, false);
+  } else {
+    // One of these elements took the process down: run each alone, so that
+    // only that one fails.
+    for (std::size_t i = crashed.last; i > crashed.first; --i) {
+      job.returned.emplace_front(i - 1, i);
+    }
+  }
+}
+
+std::optional<std::pair<std::size_t, std::size_t>> Exchange::batch_of(
+    const Channel& channel) const {
+  for (const auto& entry : active_) {
+    if (&entry->channel == &channel && entry->job != detail::no_pool &&
+        !entry->batches.empty()) {
+      const detail::batch_flight& flight = entry->batches.front();
+      return std::pair{jobs_[entry->job].first_task + flight.first,
+                       flight.last - flight.first};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace pprocess

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The numbers that tune how an Exchange schedules and waits; private to
+// src/exchange*.cpp.
+
+#include <chrono>
+#include <cstddef>
+
+namespace pprocess::detail {
+
+// How long a process that was asked to end may take before SIGKILL.
+inline constexpr std::chrono::milliseconds termination_grace{500};
+// A channel at its end belongs to a process that is exiting: the kernel
+// closes descriptors just before the process becomes reapable.
+inline constexpr std::chrono::milliseconds exit_status_wait{2000};
+// Without pidfds, processes that must be reaped are polled this often.
+inline constexpr std::chrono::milliseconds reap_poll_interval{10};
+// Calls in flight per kept process: the one it runs and the next.
+inline constexpr std::size_t pipeline_depth = 2;
+// Only calls this small are queued behind a running one (see feed()).
+inline constexpr std::size_t pipeline_frame_limit = 64 * 1024;
+// How long an adaptive pmap range aims to run.
+inline constexpr std::chrono::milliseconds batch_target{5};
+
+}  // namespace pprocess::detail

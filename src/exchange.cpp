@@ -24,7 +24,6 @@ using detail::exchange_entry;
 using detail::exit_status_wait;
 using detail::reap_poll_interval;
 using detail::termination_grace;
-using namespace std::chrono_literals;
 
 /// poll() retried on EINTR with the time left; returns its result.
 int poll_for(std::vector<pollfd>& fds,

@@ -231,7 +231,7 @@ void Channel::write_parts(std::span<const std::span<const char>> parts,
     }
   }
   if (fds.size() > max_fds_per_frame) {
-    throw ChannelError(std::make_error_code(std::errc::too_many_files_open),
+    throw ChannelError(ChannelErrc::too_many_descriptors,
                        "send: a frame carries at most " +
                            std::to_string(max_fds_per_frame) + " SharedArrays");
   }

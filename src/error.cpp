@@ -25,6 +25,8 @@ class channel_category_impl final : public std::error_category {
       case ChannelErrc::oversized_frame: return "frame too large";
       case ChannelErrc::type_mismatch: return "type mismatch";
       case ChannelErrc::refused: return "peer refused";
+      case ChannelErrc::too_many_descriptors:
+        return "too many descriptors in one frame";
     }
     return "unknown channel error";
   }

@@ -88,10 +88,38 @@ void Exchange::feed_batches(exchange_entry& worker) {
   }
 }
 
+void Exchange::split_batch(const Channel& channel) {
+  for (auto& entry : active_) {
+    if (&entry->channel == &channel && !entry->batches.empty()) {
+      entry->batches.front().split = true;
+    }
+  }
+}
+
 void Exchange::batch_delivered(exchange_entry& worker) {
   detail::batch_job& job = jobs_[worker.job];
   const detail::batch_flight flight = worker.batches.front();
   worker.batches.pop_front();
+  if (flight.split) {
+    const std::size_t size = flight.last - flight.first;
+    if (size == 1) {
+      task_ended(
+          job.first_task + flight.first,
+          std::make_exception_ptr(ChannelError(
+              ChannelErrc::too_many_descriptors,
+              "pmap: the result of element " + std::to_string(flight.first) +
+                  " holds more than 253 SharedArrays")),
+          false, false);
+    } else {
+      const std::size_t middle = flight.first + size / 2;
+      job.returned.emplace_front(middle, flight.last);
+      job.returned.emplace_front(flight.first, middle);
+      job.max_chunk = std::max<std::size_t>(1, size / 2);
+      job.chunk = std::min(job.chunk, job.max_chunk);
+    }
+    feed_batches(worker);
+    return;
+  }
   // The process ran this range from when it was sent or, if it was queued
   // behind another, from when that one arrived.
   const auto now = std::chrono::steady_clock::now();

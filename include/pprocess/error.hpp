@@ -69,12 +69,13 @@ class ProcessError : public Error {
 /// Library-defined reasons for a ChannelError. Failures the operating system
 /// reports keep their errno in `std::system_category()` instead.
 enum class ChannelErrc {
-  closed = 1,       ///< the peer closed its end
-  truncated_frame,  ///< the stream ended inside a frame
-  malformed_frame,  ///< a frame header or payload that does not decode
-  oversized_frame,  ///< a frame longer than the channel accepts
-  type_mismatch,    ///< received another type than the one requested
-  refused,          ///< the peer was not allowed to connect
+  closed = 1,            ///< the peer closed its end
+  truncated_frame,       ///< the stream ended inside a frame
+  malformed_frame,       ///< a frame header or payload that does not decode
+  oversized_frame,       ///< a frame longer than the channel accepts
+  type_mismatch,         ///< received another type than the one requested
+  refused,               ///< the peer was not allowed to connect
+  too_many_descriptors,  ///< a frame would carry more than 253 SharedArrays
 };
 
 /// The error category of ChannelErrc values ("pprocess.channel").

@@ -95,6 +95,7 @@ struct batch_flight {
   std::size_t first;
   std::size_t last;
   std::chrono::steady_clock::time_point sent;
+  bool split = false;  // came back unsent: hand out again in halves
 };
 
 /// pmap over a sequence, computed in ranges by a pool of processes forked
@@ -264,6 +265,11 @@ class Exchange {
   /// of the batch that arrives next on it.
   [[nodiscard]] std::optional<std::pair<std::size_t, std::size_t>> batch_of(
       const Channel& channel) const;
+
+  /// The batch that arrives next on `channel` could not be sent whole (its
+  /// results carry too many descriptors): its range is handed out again in
+  /// halves, and ranges of the job stay that small.
+  void split_batch(const Channel& channel);
 
  private:
   template <class F>

@@ -81,6 +81,10 @@ class Map : public Exchange {
     slot_at(first + count - 1);  // grow once
     try {
       auto results = channel.template receive<detail::batch<T>>();
+      if (results.split) {
+        split_batch(channel);
+        return;
+      }
       if (results.values.size() != count) {
         throw ChannelError(
             ChannelErrc::malformed_frame,

@@ -31,10 +31,13 @@ template <class T>
 struct batch {
   std::vector<T> values;
   std::vector<std::tuple<std::uint64_t, std::string, std::string>> errors;
+  // The results would carry more SharedArrays than a frame can: the
+  // creator hands the range out again in halves.
+  bool split = false;
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(values, errors);
+    archive(values, errors, split);
   }
 };
 
@@ -81,7 +84,16 @@ void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
                                     std::move(what));
       }
     }
-    channel.send(results);
+    try {
+      channel.send(results);
+    } catch (const ChannelError& e) {
+      if (e.code() != ChannelErrc::too_many_descriptors) {
+        throw;
+      }
+      batch<T> split;  // nothing was sent: ask for smaller ranges
+      split.split = true;
+      channel.send(split);
+    }
   }
 }
 

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <array>
@@ -158,14 +157,7 @@ TEST(ChannelTest, ExitStatusReachesCreatorAsProcessError) {
   if (ch.pid() == 0) {
     pprocess::exit(ch, 4);
   }
-  try {
-    (void)ch.receive<int>();
-    FAIL() << "receive<int>() returned from a process that sent nothing";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.exit_status(), 4);
-    EXPECT_EQ(e.signal(), 0);
-    EXPECT_EQ(e.pid(), ch.pid());
-  }
+  test_support::expect_receive_reports_exit(ch, 4);
 }
 
 TEST(ChannelTest, CopyOfCreatorMemoryIsPrivateToCreatedProcess) {
@@ -359,25 +351,17 @@ TEST(ChannelTest, ExceptionInCallableBecomesRemoteError) {
   auto ch = pprocess::start([](pprocess::Channel& /*c*/) {
     throw std::out_of_range("index 7 is past the end");
   });
-  try {
-    (void)ch.receive<int>();
-    FAIL() << "receive<int>() returned although the callable threw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_STREQ(e.what(), "index 7 is past the end");
-    EXPECT_EQ(e.type_name(), "std::out_of_range");
-  }
+  test_support::expect_remote_error([&] { (void)ch.receive<int>(); },
+                                    "std::out_of_range",
+                                    "index 7 is past the end");
 }
 
 TEST(ChannelTest, RemoteErrorNamesUserExceptionType) {
   auto ch = pprocess::start(
       [](pprocess::Channel& /*c*/) { throw BadInput("the input was bad"); });
-  try {
-    (void)ch.receive<int>();
-    FAIL() << "receive<int>() returned although the callable threw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_STREQ(e.what(), "the input was bad");
-    EXPECT_EQ(e.type_name(), "channel_test_types::BadInput");
-  }
+  test_support::expect_remote_error([&] { (void)ch.receive<int>(); },
+                                    "channel_test_types::BadInput",
+                                    "the input was bad");
 }
 
 TEST(ChannelTest, RemoteErrorIsCaughtAsError) {
@@ -387,31 +371,14 @@ TEST(ChannelTest, RemoteErrorIsCaughtAsError) {
 }
 
 TEST(ChannelTest, AbortBecomesProcessErrorWithSignal) {
-  auto ch = pprocess::start([](pprocess::Channel& /*c*/) {
-    const rlimit no_core{0, 0};
-    (void)::setrlimit(RLIMIT_CORE, &no_core);
-    std::abort();
-  });
-  try {
-    (void)ch.receive<int>();
-    FAIL() << "receive<int>() returned from an aborted process";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.signal(), SIGABRT);
-    EXPECT_EQ(e.exit_status(), -1);
-    EXPECT_EQ(e.pid(), ch.pid());
-  }
+  auto ch = pprocess::start(
+      [](pprocess::Channel& /*c*/) { test_support::abort_without_core(); });
+  test_support::expect_receive_reports_signal(ch, SIGABRT);
 }
 
 TEST(ChannelTest, EarlyExitBecomesProcessErrorWithStatus) {
   auto ch = pprocess::start([](pprocess::Channel& /*c*/) { ::_exit(3); });
-  try {
-    (void)ch.receive<int>();
-    FAIL() << "receive<int>() returned from a process that sent nothing";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.exit_status(), 3);
-    EXPECT_EQ(e.signal(), 0);
-    EXPECT_EQ(e.pid(), ch.pid());
-  }
+  test_support::expect_receive_reports_exit(ch, 3);
 }
 
 TEST(ChannelTest, KilledProcessBecomesProcessErrorWithSigkill) {
@@ -421,13 +388,7 @@ TEST(ChannelTest, KilledProcessBecomesProcessErrorWithSigkill) {
   });
   ASSERT_EQ(ch.receive<int>(), 1);
   ASSERT_EQ(::kill(ch.pid(), SIGKILL), 0);
-  try {
-    (void)ch.receive<int>();
-    FAIL() << "receive<int>() returned from a killed process";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.signal(), SIGKILL);
-    EXPECT_EQ(e.exit_status(), -1);
-  }
+  test_support::expect_receive_reports_signal(ch, SIGKILL);
 }
 
 // --- closed channels ---------------------------------------------------------

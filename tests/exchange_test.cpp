@@ -2,17 +2,13 @@
 #include "pprocess/exchange.hpp"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
-#include <thread>
-#include <time.h>
 #include <utility>
 #include <vector>
 
@@ -25,82 +21,25 @@
 namespace {
 
 using namespace std::chrono_literals;
-using Interval = std::array<std::int64_t, 2>;  // [start, end) in ns
+using test_support::die_by;
+using test_support::elapsed_ms;
+using test_support::interval;
+using test_support::max_overlap;
+using test_support::now_ns;
+using test_support::send_square;
+using test_support::sleep_ms;
+using test_support::sleep_then_send;
+using test_support::start_squares;
 
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - since)
-      .count();
-}
-
-/// The largest number of intervals that cover one instant.
-std::size_t max_overlap(const std::vector<Interval>& intervals) {
-  std::vector<std::pair<std::int64_t, int>> events;
-  for (const auto& [start, end] : intervals) {
-    events.emplace_back(start, +1);
-    events.emplace_back(end, -1);
-  }
-  // At equal times an end comes before a start: touching is not overlapping.
-  std::sort(events.begin(), events.end());
-  std::size_t current = 0;
-  std::size_t most = 0;
-  for (const auto& [time, delta] : events) {
-    current = delta > 0 ? current + 1 : current - 1;
-    most = std::max(most, current);
-  }
-  return most;
-}
-
-/// Ends the calling (created) process by `sig`, without a core file.
-[[noreturn]] void die_by(int sig) {
-  const rlimit no_core{0, 0};
-  (void)::setrlimit(RLIMIT_CORE, &no_core);
-  (void)::signal(sig, SIG_DFL);
-  (void)::raise(sig);
-  ::_exit(99);
-}
-
-/// An exchange that stores every value it receives, in arrival order.
-template <class T>
-class Collector : public pprocess::Exchange {
- public:
-  using Exchange::Exchange;
-  std::vector<T> values;
-  void store_data(pprocess::Channel& channel) override {
-    values.push_back(channel.receive<T>());
-  }
-};
-
-using Collect = Collector<int>;
+using Collect = test_support::collector<int>;
 
 std::vector<int> sorted(std::vector<int> v) {
   std::sort(v.begin(), v.end());
   return v;
 }
 
-void send_square(pprocess::Channel& ch, int i) {
-  ch.send(i * i);
-}
-
-void sleep_then_send(pprocess::Channel& ch, int ms, int value) {
-  sleep_ms(ms);
-  ch.send(value);
-}
-
 void send_interval(pprocess::Channel& ch, int ms) {
-  const std::int64_t start = now_ns();
-  sleep_ms(ms);
-  ch.send(Interval{start, now_ns()});
+  ch.send(test_support::sleep_interval(ms));
 }
 
 /// finish() until it returns normally, collecting the ProcessErrors it
@@ -123,9 +62,7 @@ std::vector<pprocess::ProcessError> finish_collecting(pprocess::Exchange& x) {
 
 TEST(ExchangeTest, FinishStoresTheValueOfEveryStartedProcess) {
   Collect x({.limit = 4});
-  for (int i = 0; i < 10; ++i) {
-    x.start(send_square, i);
-  }
+  start_squares(x, 10);
   x.finish();
   EXPECT_EQ(sorted(x.values),
             (std::vector<int>{0, 1, 4, 9, 16, 25, 36, 49, 64, 81}));
@@ -138,7 +75,7 @@ TEST(ExchangeTest, LimitZeroThrowsError) {
 TEST(ExchangeTest, UnsetLimitIsTheAvailableProcessors) {
   const std::size_t processors = pprocess::available_processors();
   ASSERT_GE(processors, 1U);
-  Collector<Interval> x;
+  test_support::collector<interval> x;
   for (std::size_t i = 0; i < processors + 1; ++i) {
     x.start(send_interval, 300);
   }
@@ -160,7 +97,7 @@ TEST(ExchangeTest, StartDoesNotBlockOverTheLimit) {
 }
 
 TEST(ExchangeTest, NeverMoreThanLimitProcessesRunAtOnce) {
-  Collector<Interval> x({.limit = 3});
+  test_support::collector<interval> x({.limit = 3});
   for (int i = 0; i < 8; ++i) {
     x.start(send_interval, 150);
   }
@@ -187,7 +124,7 @@ TEST(ExchangeTest, LimitCountsAProcessThatDeliveredAndStillRuns) {
   // writes the time it is about to exit into a pipe. With limit 1 the second
   // process must not start before that.
   test_support::unique_pipe pipe;
-  Collector<std::int64_t> x({.limit = 1});
+  test_support::collector<std::int64_t> x({.limit = 1});
   x.start(
       [](pprocess::Channel& ch, int write_fd) {
         ch.send(std::int64_t{0});
@@ -207,9 +144,7 @@ TEST(ExchangeTest, LimitCountsAProcessThatDeliveredAndStillRuns) {
 
 TEST(ExchangeTest, StoreStartsWaitingWork) {
   Collect x({.limit = 1});
-  for (int i = 0; i < 3; ++i) {
-    x.start(send_square, i);
-  }
+  start_squares(x, 3);
   for (int calls = 0; x.unfinished() && calls < 1000; ++calls) {
     x.store(100ms);
   }
@@ -234,13 +169,8 @@ TEST(ExchangeTest, RemoteErrorFromStoreDataLeavesFinishAbleToGoOn) {
   x.start([](pprocess::Channel&) { throw std::logic_error("oops"); });
   x.start(sleep_then_send, 100, 1);
   x.start(sleep_then_send, 200, 2);
-  try {
-    x.finish();
-    ADD_FAILURE() << "finish() did not throw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::logic_error");
-    EXPECT_STREQ(e.what(), "oops");
-  }
+  test_support::expect_remote_error([&] { x.finish(); }, "std::logic_error",
+                                    "oops");
   x.finish();
   EXPECT_EQ(x.values, (std::vector<int>{1, 2}));
 }
@@ -262,9 +192,7 @@ TEST(ExchangeTest, BusyAndUnfinishedFollowTheWork) {
   Collect x({.limit = 2});
   EXPECT_FALSE(x.busy());
   EXPECT_FALSE(x.unfinished());
-  for (int i = 0; i < 3; ++i) {
-    x.start(send_square, i);
-  }
+  start_squares(x, 3);
   EXPECT_TRUE(x.busy());
   EXPECT_TRUE(x.unfinished());
   x.finish();
@@ -500,41 +428,19 @@ TEST(ExchangeTest, ExchangeIsMovable) {
 }
 
 TEST(ExchangeTest, NoDescriptorOrZombieLeftAfterFinish) {
-  const int fds = test_support::open_fd_count();
-  {
+  test_support::expect_no_descriptor_or_zombie_left([] {
     Collect x({.limit = 2});
-    for (int i = 0; i < 5; ++i) {
-      x.start(send_square, i);
-    }
+    start_squares(x, 5);
     x.start([](pprocess::Channel&) { die_by(SIGKILL); });
     (void)finish_collecting(x);
     EXPECT_EQ(x.values.size(), 5U);
     EXPECT_FALSE(test_support::has_unreaped_children());
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  });
 }
 
 TEST(ExchangeTest, DestroyingAnExchangeEndsItsRunningProcesses) {
-  const int fds = test_support::open_fd_count();
-  std::vector<pid_t> pids;
-  const auto t0 = std::chrono::steady_clock::now();
-  {
-    Collect x({.limit = 2});
-    x.start(sleep_then_send, 30000, 1);
-    x.start(sleep_then_send, 30000, 2);
-    x.start(sleep_then_send, 30000, 3);  // waiting, never started
-    for (pprocess::Channel* ch : x.active()) {
-      pids.push_back(ch->pid());
-    }
-  }
-  EXPECT_LT(elapsed_ms(t0), 5000.0);
-  ASSERT_EQ(pids.size(), 2U);
-  for (const pid_t pid : pids) {
-    EXPECT_FALSE(test_support::process_exists(pid)) << pid;
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  // Three started, two running: the third waits, never started.
+  test_support::expect_destroying_ends_running<Collect>({.limit = 2}, 3, 2);
 }
 
 TEST(ExchangeTest, DestroyingAnExchangeKillsAProcessThatIgnoresSigterm) {

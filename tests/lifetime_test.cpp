@@ -33,14 +33,7 @@ using test_support::has_unreaped_children;
 using test_support::open_fd_count;
 
 /// An exchange that keeps every int it receives.
-class Collect : public pprocess::Exchange {
- public:
-  using Exchange::Exchange;
-  std::vector<int> values;
-  void store_data(pprocess::Channel& channel) override {
-    values.push_back(channel.receive<int>());
-  }
-};
+using Collect = test_support::collector<int>;
 
 /// Whether `pid` is gone for good: kill() says there is no such process.
 bool no_such_process(pid_t pid) {
@@ -63,6 +56,15 @@ std::vector<pid_t> first_values(pprocess::Queue<int>& queue,
     values.push_back(*it);
   }
   return values;
+}
+
+/// Checks that a program run by capture_output_of() exited with status 0
+/// after writing exactly `text`.
+void expect_exit_zero_after_writing(const test_support::captured& result,
+                                    const std::string& text) {
+  ASSERT_TRUE(WIFEXITED(result.status));
+  EXPECT_EQ(WEXITSTATUS(result.status), 0);
+  EXPECT_EQ(result.output, text);
 }
 
 // --- descriptors
@@ -268,9 +270,7 @@ TEST(LifetimeTest, TextPrintedBeforeStartIsPrintedOnce) {
     auto ch = pprocess::start([](pprocess::Channel& c) { c.send(1); });
     (void)ch.receive<int>();
   });
-  ASSERT_TRUE(WIFEXITED(result.status));
-  EXPECT_EQ(WEXITSTATUS(result.status), 0);
-  EXPECT_EQ(result.output, "printf-before cout-before ");
+  expect_exit_zero_after_writing(result, "printf-before cout-before ");
 }
 
 TEST(LifetimeTest, TextPrintedBeforeCreateIsPrintedOnce) {
@@ -283,9 +283,7 @@ TEST(LifetimeTest, TextPrintedBeforeCreateIsPrintedOnce) {
     }
     pprocess::waitall();
   });
-  ASSERT_TRUE(WIFEXITED(result.status));
-  EXPECT_EQ(WEXITSTATUS(result.status), 0);
-  EXPECT_EQ(result.output, "printf-before cout-before ");
+  expect_exit_zero_after_writing(result, "printf-before cout-before ");
 }
 
 TEST(LifetimeTest, ExitFlushesOutputOfCreatedProcess) {
@@ -298,9 +296,7 @@ TEST(LifetimeTest, ExitFlushesOutputOfCreatedProcess) {
     }
     pprocess::waitall();
   });
-  ASSERT_TRUE(WIFEXITED(result.status));
-  EXPECT_EQ(WEXITSTATUS(result.status), 0);
-  EXPECT_EQ(result.output, "printf-in-child cout-in-child");
+  expect_exit_zero_after_writing(result, "printf-in-child cout-in-child");
 }
 
 TEST(LifetimeTest, AtexitHandlerOfCreatorDoesNotRunInCreatedProcess) {
@@ -314,9 +310,7 @@ TEST(LifetimeTest, AtexitHandlerOfCreatorDoesNotRunInCreatedProcess) {
     pprocess::waitall();
     std::exit(0);
   });
-  ASSERT_TRUE(WIFEXITED(result.status));
-  EXPECT_EQ(WEXITSTATUS(result.status), 0);
-  EXPECT_EQ(result.output, "atexit\n");
+  expect_exit_zero_after_writing(result, "atexit\n");
 }
 
 TEST(LifetimeTest, StaticDestructorOfCreatorDoesNotRunInCreatedProcess) {
@@ -335,9 +329,7 @@ TEST(LifetimeTest, StaticDestructorOfCreatorDoesNotRunInCreatedProcess) {
     pprocess::waitall();
     std::exit(0);
   });
-  ASSERT_TRUE(WIFEXITED(result.status));
-  EXPECT_EQ(WEXITSTATUS(result.status), 0);
-  EXPECT_EQ(result.output, "dtor\n");
+  expect_exit_zero_after_writing(result, "dtor\n");
 }
 
 // --- close-on-exec

@@ -2,13 +2,11 @@
 #include "pprocess/map.hpp"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,48 +18,12 @@
 
 namespace {
 
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - since)
-      .count();
-}
-
-/// Ends the calling (created) process by `sig`, without a core file.
-[[noreturn]] void die_by(int sig) {
-  const rlimit no_core{0, 0};
-  (void)::setrlimit(RLIMIT_CORE, &no_core);
-  (void)::signal(sig, SIG_DFL);
-  (void)::raise(sig);
-  ::_exit(99);
-}
-
-void send_square(pprocess::Channel& ch, int i) {
-  ch.send(i * i);
-}
-
-void sleep_then_send(pprocess::Channel& ch, int ms, int value) {
-  sleep_ms(ms);
-  ch.send(value);
-}
-
-/// A map whose task `i` sends i * i, except for `failing`, which throws
-/// std::out_of_range("bad <i>").
-void start_squares(pprocess::Map<int>& m, int count, int failing = -1) {
-  for (int i = 0; i < count; ++i) {
-    m.start(
-        [](pprocess::Channel& ch, int n, int bad) {
-          if (n == bad) {
-            throw std::out_of_range("bad " + std::to_string(n));
-          }
-          ch.send(n * n);
-        },
-        i, failing);
-  }
-}
+using test_support::die_by;
+using test_support::elapsed_ms;
+using test_support::send_square;
+using test_support::sleep_ms;
+using test_support::sleep_then_send;
+using test_support::start_squares;
 
 }  // namespace
 
@@ -139,13 +101,8 @@ TEST(MapTest, ThrowingTaskFailsOnlyItsIndex) {
   pprocess::Map<int> m({.limit = 2});
   start_squares(m, 5, 2);
   EXPECT_EQ(m[3], 9);
-  try {
-    (void)m[2];
-    ADD_FAILURE() << "m[2] did not throw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::out_of_range");
-    EXPECT_STREQ(e.what(), "bad 2");
-  }
+  test_support::expect_remote_error([&] { (void)m[2]; }, "std::out_of_range",
+                                    "bad 2");
   EXPECT_EQ(m[0], 0);
   EXPECT_EQ(m[1], 1);
   EXPECT_EQ(m[4], 16);
@@ -265,36 +222,16 @@ TEST(MapTest, MoveAssignmentEndsTheProcessesOfTheTarget) {
 }
 
 TEST(MapTest, NoDescriptorOrZombieLeftAfterAMapIsDestroyed) {
-  const int fds = test_support::open_fd_count();
-  {
+  test_support::expect_no_descriptor_or_zombie_left([] {
     pprocess::Map<int> m({.limit = 3});
     start_squares(m, 8, 5);
     m.start([](pprocess::Channel&) { die_by(SIGKILL); });
     EXPECT_EQ(m[7], 49);
     EXPECT_THROW((void)m[8], pprocess::ProcessError);
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  });
 }
 
 TEST(MapTest, DestroyingAMapEndsItsRunningProcesses) {
-  const int fds = test_support::open_fd_count();
-  std::vector<pid_t> pids;
-  const auto t0 = std::chrono::steady_clock::now();
-  {
-    pprocess::Map<int> m({.limit = 2});
-    for (int i = 0; i < 4; ++i) {
-      m.start(sleep_then_send, 30000, i);
-    }
-    for (pprocess::Channel* ch : m.active()) {
-      pids.push_back(ch->pid());
-    }
-  }
-  EXPECT_LT(elapsed_ms(t0), 5000.0);
-  ASSERT_EQ(pids.size(), 2U);
-  for (const pid_t pid : pids) {
-    EXPECT_FALSE(test_support::process_exists(pid)) << pid;
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  test_support::expect_destroying_ends_running<pprocess::Map<int>>({.limit = 2},
+                                                                   4, 2);
 }

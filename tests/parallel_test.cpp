@@ -2,20 +2,14 @@
 #include "pprocess/parallel.hpp"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <cstdint>
-#include <cstdlib>
 #include <numeric>
 #include <set>
 #include <stdexcept>
 #include <string>
-#include <thread>
-#include <time.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -28,47 +22,12 @@
 
 namespace {
 
-using Interval = std::array<std::int64_t, 2>;  // [start, end) in ns
-
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - since)
-      .count();
-}
-
-/// The largest number of intervals that cover one instant.
-std::size_t max_overlap(const std::vector<Interval>& intervals) {
-  std::vector<std::pair<std::int64_t, int>> events;
-  for (const auto& [start, end] : intervals) {
-    events.emplace_back(start, +1);
-    events.emplace_back(end, -1);
-  }
-  std::sort(events.begin(), events.end());  // ends before starts at ties
-  std::size_t current = 0;
-  std::size_t most = 0;
-  for (const auto& [time, delta] : events) {
-    current = delta > 0 ? current + 1 : current - 1;
-    most = std::max(most, current);
-  }
-  return most;
-}
-
-/// std::abort() in a created process, without a core file.
-[[noreturn]] void abort_without_core() {
-  const rlimit no_core{0, 0};
-  (void)::setrlimit(RLIMIT_CORE, &no_core);
-  std::abort();
-}
+using test_support::abort_without_core;
+using test_support::elapsed_ms;
+using test_support::interval;
+using test_support::max_overlap;
+using test_support::sleep_interval;
+using test_support::sleep_ms;
 
 int calculate(int i, int j) {
   return i * 10 + j;
@@ -78,14 +37,24 @@ pid_t own_pid(int /*i*/) {
   return ::getpid();
 }
 
-Interval sleep_interval(int ms) {
-  const std::int64_t start = now_ns();
-  sleep_ms(ms);
-  return {start, now_ns()};
-}
-
 std::set<pid_t> distinct(const std::vector<pid_t>& pids) {
   return {pids.begin(), pids.end()};
+}
+
+/// Calls a reused callable on `m` with 0 .. count - 1. A call returns the
+/// pid of the kept process that served it, except call `failing`, which runs
+/// `fail` (it throws or ends the process) instead.
+template <class Fail>
+void call_reused(pprocess::Map<pid_t>& m, int count, int failing, Fail fail) {
+  auto call = m.manage(pprocess::MakeReusable([failing, fail](int i) -> pid_t {
+    if (i == failing) {
+      fail();
+    }
+    return ::getpid();
+  }));
+  for (int i = 0; i < count; ++i) {
+    call(i);
+  }
 }
 
 int global_value = 0;  // NOLINT(*-avoid-non-const-global-variables)
@@ -117,13 +86,8 @@ TEST(ParallelTest, MakeParallelSendsAnExceptionAsRemoteError) {
                         throw std::domain_error("bad " + std::to_string(n));
                       }),
                       7);
-  try {
-    (void)ch.receive<int>();
-    ADD_FAILURE() << "receive did not throw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::domain_error");
-    EXPECT_STREQ(e.what(), "bad 7");
-  }
+  test_support::expect_remote_error([&] { (void)ch.receive<int>(); },
+                                    "std::domain_error", "bad 7");
 }
 
 TEST(ParallelTest, ManagedCallableEqualsStart) {
@@ -197,44 +161,21 @@ TEST(ParallelTest, ReuseSendsStringArguments) {
 
 TEST(ParallelTest, ReuseExceptionFailsOnlyThatCallAndTheProcessGoesOn) {
   pprocess::Map<pid_t> m({.limit = 1, .reuse = true});
-  auto call = m.manage(pprocess::MakeReusable([](int i) -> pid_t {
-    if (i == 2) {
-      throw std::runtime_error("call 2 failed");
-    }
-    return ::getpid();
-  }));
-  for (int i = 0; i < 5; ++i) {
-    call(i);
-  }
-  try {
-    (void)m[2];
-    ADD_FAILURE() << "m[2] did not throw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::runtime_error");
-    EXPECT_STREQ(e.what(), "call 2 failed");
-  }
+  call_reused(m, 5, 2, [] { throw std::runtime_error("call 2 failed"); });
+  test_support::expect_remote_error([&] { (void)m[2]; }, "std::runtime_error",
+                                    "call 2 failed");
   const std::vector<pid_t> pids{m[0], m[1], m[3], m[4]};
   EXPECT_EQ(distinct(pids).size(), 1U);
 }
 
 TEST(ParallelTest, ReuseReplacesAProcessThatDiesAndFailsOnlyItsTask) {
   pprocess::Map<pid_t> m({.limit = 1, .reuse = true});
-  auto call = m.manage(pprocess::MakeReusable([](int i) -> pid_t {
-    if (i == 2) {
-      abort_without_core();
-    }
-    return ::getpid();
-  }));
-  for (int i = 0; i < 5; ++i) {
-    call(i);
-  }
-  try {
-    (void)m[2];
-    ADD_FAILURE() << "m[2] did not throw";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.signal(), SIGABRT);
-    EXPECT_EQ(e.exit_status(), -1);
-  }
+  call_reused(m, 5, 2, abort_without_core);
+  const auto error =
+      test_support::thrown<pprocess::ProcessError>([&] { (void)m[2]; });
+  ASSERT_TRUE(error) << "m[2] did not throw";
+  EXPECT_EQ(error->signal(), SIGABRT);
+  EXPECT_EQ(error->exit_status(), -1);
   EXPECT_EQ(m[0], m[1]);
   EXPECT_EQ(m[3], m[4]);
   EXPECT_NE(m[1], m[3]);  // the dead process was replaced
@@ -257,7 +198,7 @@ TEST(ParallelTest, ReuseReplacesAnIdleProcessThatDiedWithoutFailingACall) {
 }
 
 TEST(ParallelTest, ReuseKeepsTheLimitOfProcessesAtOnce) {
-  pprocess::Map<Interval> m({.limit = 3, .reuse = true});
+  pprocess::Map<interval> m({.limit = 3, .reuse = true});
   auto call = m.manage(pprocess::MakeReusable(sleep_interval));
   for (int i = 0; i < 9; ++i) {
     call(100);
@@ -326,23 +267,12 @@ TEST(ParallelTest, ExchangeWithReuseStoresEveryCall) {
 }
 
 TEST(ParallelTest, NoDescriptorOrZombieLeftAfterAReusingMapIsDestroyed) {
-  const int fds = test_support::open_fd_count();
-  {
+  test_support::expect_no_descriptor_or_zombie_left([] {
     pprocess::Map<pid_t> m({.limit = 2, .reuse = true});
-    auto call = m.manage(pprocess::MakeReusable([](int i) -> pid_t {
-      if (i == 3) {
-        abort_without_core();
-      }
-      return ::getpid();
-    }));
-    for (int i = 0; i < 8; ++i) {
-      call(i);
-    }
+    call_reused(m, 8, 3, abort_without_core);
     EXPECT_EQ(m[7], m[7]);
     EXPECT_THROW((void)m[3], pprocess::ProcessError);
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  });
 }
 
 // --- pmap
@@ -366,7 +296,7 @@ TEST(ParallelTest, PmapRunsAtMostLimitAtOnce) {
   const auto t0 = std::chrono::steady_clock::now();
   auto m =
       pprocess::pmap(sleep_interval, std::vector<int>(8, 200), {.limit = 4});
-  const std::vector<Interval> intervals = m.slice(0, 8);
+  const std::vector<interval> intervals = m.slice(0, 8);
   const double ms = elapsed_ms(t0);
   EXPECT_GE(ms, 400.0);
   EXPECT_LT(ms, 1500.0);

@@ -10,9 +10,7 @@
 // directory and arms a 30 s alarm (enlist()), and the fixture kills whatever
 // is left when a test ends: no test leaves one running, even when it fails.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,7 +32,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -47,10 +44,13 @@
 namespace {
 
 using namespace std::chrono_literals;
+using test_support::die_by;
+using test_support::drain;
+using test_support::elapsed_ms;
 using test_support::has_unreaped_children;
-using test_support::open_fd_count;
 using test_support::process_ended;
 using test_support::process_exists;
+using test_support::sleep_ms;
 using test_support::wait_until;
 
 constexpr uid_t nobody = 65534;
@@ -74,20 +74,6 @@ void touch(const std::string& path) {
 void enlist(const std::string& pid_dir) {
   (void)::alarm(30);
   touch(pid_dir + "/pid-" + std::to_string(::getpid()));
-}
-
-/// Sleeps inside a background callable, to simulate work.
-void work_for(std::chrono::milliseconds duration) {
-  std::this_thread::sleep_for(duration);
-}
-
-/// Ends the calling process by `sig`, without a core file.
-[[noreturn]] void die_by(int sig) {
-  const rlimit no_core{0, 0};
-  (void)::setrlimit(RLIMIT_CORE, &no_core);
-  (void)::signal(sig, SIG_DFL);
-  (void)::raise(sig);
-  ::_exit(99);
 }
 
 /// A one-shot signal from the test to a background callable: the callable
@@ -185,34 +171,6 @@ static_assert(sizeof(wire_header) == 24);
 constexpr std::uint32_t wire_magic = 0x31525050;
 constexpr std::uint8_t value_kind = 1;
 
-/// Exactly `size` bytes from `fd`, or nothing on end, error or timeout.
-std::optional<std::string> read_exactly(int fd, std::size_t size,
-                                        std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string bytes(size, '\0');
-  std::size_t done = 0;
-  while (done < size) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return std::nullopt;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      continue;
-    }
-    const ssize_t n = ::read(fd, bytes.data() + done, size - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return std::nullopt;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return bytes;
-}
-
 /// A value frame carrying an int, as read by a raw peer.
 struct int_frame {
   wire_header header;
@@ -226,12 +184,14 @@ std::optional<int_frame> read_int_frame(int fd) {
   if (!header || header->payload_size != sizeof(int)) {
     return std::nullopt;
   }
-  auto name = read_exactly(fd, header->name_size, 10s);
+  std::string name(header->name_size, '\0');
+  const bool named =
+      test_support::read_exactly(fd, name.data(), name.size(), 10s);
   const auto value = test_support::read_value<int>(fd, 10s);
-  if (!name || !value) {
+  if (!named || !value) {
     return std::nullopt;
   }
-  return int_frame{*header, std::move(*name), *value};
+  return int_frame{*header, std::move(name), *value};
 }
 
 /// Whether the other end of `fd` hangs up within `timeout` (end-of-file or
@@ -240,14 +200,8 @@ bool hangs_up(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::array<char, 4096> sink{};
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    if (!test_support::wait_readable(fd, deadline)) {
       return false;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      continue;
     }
     const ssize_t n = ::read(fd, sink.data(), sink.size());
     if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE))) {
@@ -263,16 +217,20 @@ bool hangs_up(int fd, std::chrono::milliseconds timeout) {
 /// BackgroundQueue.
 std::vector<int> collect_ints(const std::string& address) {
   auto queue = pprocess::BackgroundQueue<int>(address);
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  return values;
+  return drain(queue);
 }
 
 /// Whether the message of `error` mentions `text`.
 bool mentions(const std::exception& error, const std::string& text) {
   return std::string(error.what()).find(text) != std::string::npos;
+}
+
+/// Checks that `call()` throws an `E` whose message names `path`.
+template <class E, class Call>
+void expect_error_naming(const std::string& path, Call&& call) {
+  const auto error = test_support::thrown<E>(std::forward<Call>(call));
+  ASSERT_TRUE(error) << "the call did not throw";
+  EXPECT_TRUE(mentions(*error, path)) << error->what();
 }
 
 bool exists(const std::string& path) {
@@ -298,20 +256,8 @@ bool exited_with(int status, int code) {
   return WIFEXITED(status) && WEXITSTATUS(status) == code;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
 /// Keeps the ints it receives.
-class StoreInts : public pprocess::PersistentExchange {
- public:
-  using PersistentExchange::PersistentExchange;
-  std::vector<int> values;
-  void store_data(pprocess::Channel& channel) override {
-    values.push_back(channel.receive<int>());
-  }
-};
+using StoreInts = test_support::collector<int, pprocess::PersistentExchange>;
 
 // --- the fixture
 // ---------------------------------------------------------------
@@ -337,6 +283,27 @@ class PersistentTest : public ::testing::Test {
   }
   /// Where background processes record their pids (see enlist()).
   [[nodiscard]] std::string pid_dir() const { return dir_.path().string(); }
+
+  /// A background callable at address() whose process enlists, then sends
+  /// `value`.
+  [[nodiscard]] auto background_sender(int value) const {
+    return pprocess::BackgroundCallable(
+        address(), [dir = pid_dir(), value](pprocess::Channel& channel) {
+          enlist(dir);
+          channel.send(value);
+        });
+  }
+
+  /// The same, but its process sends only once `go` opens.
+  [[nodiscard]] auto gated_sender(const gate& go, int value) const {
+    return pprocess::BackgroundCallable(address(),
+                                        [dir = pid_dir(), g = go.waiter_end(),
+                                         value](pprocess::Channel& channel) {
+                                          enlist(dir);
+                                          g.wait();
+                                          channel.send(value);
+                                        });
+  }
 
   /// The pids background processes recorded so far.
   [[nodiscard]] std::vector<pid_t> recorded_pids() const {
@@ -389,20 +356,14 @@ TEST_F(PersistentTest, BackgroundExceptionArrivesAsRemoteError) {
       });
   task();
   auto queue = pprocess::BackgroundQueue<int>(address());
-  try {
-    for (const int value : queue) {
-      ADD_FAILURE() << "unexpected value " << value;
-    }
-    FAIL() << "no RemoteError";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::out_of_range");
-    EXPECT_STREQ(e.what(), "no such item");
-  }
-  std::vector<int> rest;
-  for (const int value : queue) {
-    rest.push_back(value);
-  }
-  EXPECT_TRUE(rest.empty());
+  test_support::expect_remote_error(
+      [&] {
+        for (const int value : queue) {
+          ADD_FAILURE() << "unexpected value " << value;
+        }
+      },
+      "std::out_of_range", "no such item");
+  EXPECT_TRUE(drain(queue).empty());
 }
 
 TEST_F(PersistentTest, SeveralValuesArriveInOrderThenIterationEnds) {
@@ -410,29 +371,19 @@ TEST_F(PersistentTest, SeveralValuesArriveInOrderThenIterationEnds) {
       address(), [dir = pid_dir()](pprocess::Channel& channel, int count) {
         enlist(dir);
         for (int i = 0; i < count; ++i) {
-          work_for(5ms);
+          sleep_ms(5);
           channel.send(i * 10);
         }
       });
   task(5);
   auto queue = pprocess::BackgroundQueue<int>(address());
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, (std::vector<int>{0, 10, 20, 30, 40}));
+  EXPECT_EQ(drain(queue), (std::vector<int>{0, 10, 20, 30, 40}));
   EXPECT_FALSE(queue.unfinished());
 }
 
 TEST_F(PersistentTest, ValueReachesExactlyOneOfTwoCollectors) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(7);
-      });
+  auto task = gated_sender(go, 7);
   task();
   test_support::unique_pipe connected;
   test_support::unique_pipe counts;
@@ -471,7 +422,7 @@ TEST_F(PersistentTest, ValueArrivesAfterStartingProcessExited) {
     pprocess::BackgroundCallable task(
         address(), [dir = pid_dir()](pprocess::Channel& channel) {
           enlist(dir);
-          work_for(100ms);  // the starter is gone before the value exists
+          sleep_ms(100);  // the starter is gone before the value exists
           channel.send(5);
         });
     task();
@@ -482,11 +433,7 @@ TEST_F(PersistentTest, ValueArrivesAfterStartingProcessExited) {
 }
 
 TEST_F(PersistentTest, AnotherProgramCollectsTheValue) {
-  pprocess::BackgroundCallable task(
-      address(), [dir = pid_dir()](pprocess::Channel& channel) {
-        enlist(dir);
-        channel.send(1234);
-      });
+  auto task = background_sender(1234);
   task();
   const test_support::captured peer = run_peer({"collect", address()});
   EXPECT_TRUE(exited_with(peer.status, 0)) << peer.output;
@@ -510,13 +457,7 @@ TEST_F(PersistentTest, ValueStartedByAnotherProgramArrives) {
 
 TEST_F(PersistentTest, SocketFileIsPrivateToTheUser) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(1);
-      });
+  auto task = gated_sender(go, 1);
   task();
   struct stat info {};
   ASSERT_EQ(::lstat(address().c_str(), &info), 0) << std::strerror(errno);
@@ -598,10 +539,7 @@ TEST_F(PersistentTest, CollectorChannelPidIsTheBackgroundProcess) {
   auto queue = pprocess::BackgroundQueue<int>(address());
   ASSERT_EQ(queue.active().size(), 1U);
   const pid_t reported = queue.active().front()->pid();
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
+  const std::vector<int> values = drain(queue);
   ASSERT_EQ(values.size(), 1U);
   EXPECT_EQ(reported, static_cast<pid_t>(values[0]))
       << "the test process is " << ::getpid();
@@ -614,12 +552,7 @@ TEST_F(PersistentTest, MissingDirectoryIsErrorInCaller) {
   const std::string path = address("no-such-directory/task.socket");
   pprocess::BackgroundCallable task(
       path, [](pprocess::Channel& channel) { channel.send(1); });
-  try {
-    task();
-    FAIL() << "no Error";
-  } catch (const pprocess::Error& e) {
-    EXPECT_TRUE(mentions(e, path)) << e.what();
-  }
+  expect_error_naming<pprocess::Error>(path, [&] { task(); });
   EXPECT_TRUE(recorded_pids().empty());
   EXPECT_FALSE(has_unreaped_children());
 }
@@ -629,12 +562,7 @@ TEST_F(PersistentTest, PathLongerThanSunPathIsErrorInCaller) {
       address(std::string(sizeof(sockaddr_un{}.sun_path), 'x'));
   pprocess::BackgroundCallable task(
       path, [](pprocess::Channel& channel) { channel.send(1); });
-  try {
-    task();
-    FAIL() << "no Error";
-  } catch (const pprocess::Error& e) {
-    EXPECT_TRUE(mentions(e, path)) << e.what();
-  }
+  expect_error_naming<pprocess::Error>(path, [&] { task(); });
   EXPECT_FALSE(exists(path));
   EXPECT_TRUE(recorded_pids().empty());
 }
@@ -648,12 +576,7 @@ TEST_F(PersistentTest, RegularFileAtAddressIsErrorAndLeftUntouched) {
   ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
   pprocess::BackgroundCallable task(
       path, [](pprocess::Channel& channel) { channel.send(1); });
-  try {
-    task();
-    FAIL() << "no Error";
-  } catch (const pprocess::Error& e) {
-    EXPECT_TRUE(mentions(e, path)) << e.what();
-  }
+  expect_error_naming<pprocess::Error>(path, [&] { task(); });
   struct stat info {};
   ASSERT_EQ(::lstat(path.c_str(), &info), 0);
   EXPECT_TRUE(S_ISREG(info.st_mode));
@@ -667,25 +590,10 @@ TEST_F(PersistentTest, RegularFileAtAddressIsErrorAndLeftUntouched) {
 
 TEST_F(PersistentTest, LiveSocketAtAddressIsErrorInCaller) {
   gate go;
-  pprocess::BackgroundCallable first(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(1);
-      });
+  auto first = gated_sender(go, 1);
   first();
-  pprocess::BackgroundCallable second(
-      address(), [dir = pid_dir()](pprocess::Channel& channel) {
-        enlist(dir);
-        channel.send(2);
-      });
-  try {
-    second();
-    FAIL() << "no Error";
-  } catch (const pprocess::Error& e) {
-    EXPECT_TRUE(mentions(e, address())) << e.what();
-  }
+  auto second = background_sender(2);
+  expect_error_naming<pprocess::Error>(address(), [&] { second(); });
   go.open();
   // The first process still owns the address.
   EXPECT_EQ(collect_ints(address()), std::vector<int>{1});
@@ -695,11 +603,7 @@ TEST_F(PersistentTest, LiveSocketAtAddressIsErrorInCaller) {
 TEST_F(PersistentTest, StaleSocketAtAddressIsReplaced) {
   make_stale_socket(address());
   ASSERT_TRUE(exists(address()));
-  pprocess::BackgroundCallable task(
-      address(), [dir = pid_dir()](pprocess::Channel& channel) {
-        enlist(dir);
-        channel.send(8);
-      });
+  auto task = background_sender(8);
   task();
   EXPECT_EQ(collect_ints(address()), std::vector<int>{8});
 }
@@ -710,24 +614,16 @@ TEST_F(PersistentTest, StaleSocketAtAddressIsReplaced) {
 TEST_F(PersistentTest, ConnectToMissingSocketIsChannelErrorNamingPath) {
   const std::string path = address();
   pprocess::PersistentQueue<int> queue;
-  try {
-    queue.connect(path);
-    FAIL() << "no ChannelError";
-  } catch (const pprocess::ChannelError& e) {
-    EXPECT_TRUE(mentions(e, path)) << e.what();
-  }
+  expect_error_naming<pprocess::ChannelError>(path,
+                                              [&] { queue.connect(path); });
   EXPECT_FALSE(queue.unfinished());
 }
 
 TEST_F(PersistentTest, ConnectToStaleSocketIsChannelErrorNamingPath) {
   const std::string path = address();
   make_stale_socket(path);
-  try {
-    (void)pprocess::BackgroundQueue<int>(path);
-    FAIL() << "no ChannelError";
-  } catch (const pprocess::ChannelError& e) {
-    EXPECT_TRUE(mentions(e, path)) << e.what();
-  }
+  expect_error_naming<pprocess::ChannelError>(
+      path, [&] { (void)pprocess::BackgroundQueue<int>(path); });
 }
 
 // --- collectors that die, leave, or talk garbage
@@ -735,13 +631,7 @@ TEST_F(PersistentTest, ConnectToStaleSocketIsChannelErrorNamingPath) {
 
 TEST_F(PersistentTest, CollectorKilledBeforeResultDoesNotLoseIt) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(21);
-      });
+  auto task = gated_sender(go, 21);
   task();
   test_support::unique_pipe connected;
   test_support::forked_process collector([&] {
@@ -762,13 +652,7 @@ TEST_F(PersistentTest, CollectorKilledBeforeResultDoesNotLoseIt) {
 
 TEST_F(PersistentTest, CollectorThatDisconnectsDoesNotLoseResult) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(22);
-      });
+  auto task = gated_sender(go, 22);
   task();
   {
     auto leaving = pprocess::BackgroundQueue<int>(address());
@@ -780,13 +664,7 @@ TEST_F(PersistentTest, CollectorThatDisconnectsDoesNotLoseResult) {
 
 TEST_F(PersistentTest, PeerThatLeavesWithoutAcknowledgingDoesNotTakeValue) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(23);
-      });
+  auto task = gated_sender(go, 23);
   task();
   raw_socket peer(address());
   ASSERT_EQ(peer.error(), 0) << std::strerror(peer.error());
@@ -799,22 +677,12 @@ TEST_F(PersistentTest, PeerThatLeavesWithoutAcknowledgingDoesNotTakeValue) {
   EXPECT_EQ(frame->header.kind, value_kind);
   EXPECT_EQ(frame->value, 23);
   peer.close();
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, std::vector<int>{23});
+  EXPECT_EQ(drain(queue), std::vector<int>{23});
 }
 
 TEST_F(PersistentTest, PeerWritingGarbageIsDroppedAndValueStillArrives) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(24);
-      });
+  auto task = gated_sender(go, 24);
   task();
   raw_socket peer(address());
   ASSERT_EQ(peer.error(), 0) << std::strerror(peer.error());
@@ -833,13 +701,7 @@ TEST_F(PersistentTest, PeerWritingGarbageIsDroppedAndValueStillArrives) {
 
 TEST_F(PersistentTest, PeerAnsweringGarbageInsteadOfAckIsDropped) {
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(25);
-      });
+  auto task = gated_sender(go, 25);
   task();
   raw_socket peer(address());
   ASSERT_EQ(peer.error(), 0) << std::strerror(peer.error());
@@ -853,11 +715,7 @@ TEST_F(PersistentTest, PeerAnsweringGarbageInsteadOfAckIsDropped) {
   answer.fill('\x5a');
   ASSERT_TRUE(test_support::write_all(peer.fd(), answer.data(), answer.size()));
   EXPECT_TRUE(hangs_up(peer.fd(), 10s));
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, std::vector<int>{25});
+  EXPECT_EQ(drain(queue), std::vector<int>{25});
 }
 
 TEST_F(PersistentTest, PeerSendingMalformedFrameIsDroppedAndNextPeerServed) {
@@ -879,11 +737,7 @@ TEST_F(PersistentTest, PeerSendingMalformedFrameIsDroppedAndNextPeerServed) {
   auto queue = pprocess::BackgroundQueue<int>(address());
   ASSERT_EQ(queue.active().size(), 1U);
   queue.active().front()->send(20);
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, std::vector<int>{40});
+  EXPECT_EQ(drain(queue), std::vector<int>{40});
   EXPECT_TRUE(hangs_up(peer.fd(), 10s));
 }
 
@@ -902,13 +756,7 @@ TEST_F(PersistentTest, OtherUserCannotConnectThroughSocketMode) {
   }
   ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0);  // traversable by all
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(31);
-      });
+  auto task = gated_sender(go, 31);
   task();
   test_support::forked_process stranger([&] {
     if (!become_nobody()) {
@@ -930,13 +778,7 @@ TEST_F(PersistentTest, OtherUserConnectionIsRefusedByPeerCredentials) {
   }
   ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0);
   gate go;
-  pprocess::BackgroundCallable task(
-      address(),
-      [dir = pid_dir(), g = go.waiter_end()](pprocess::Channel& channel) {
-        enlist(dir);
-        g.wait();
-        channel.send(32);
-      });
+  auto task = gated_sender(go, 32);
   task();
   // Open the file lock, so that only the SO_PEERCRED check is left.
   ASSERT_EQ(::chmod(address().c_str(), 0666), 0);
@@ -962,11 +804,7 @@ TEST_F(PersistentTest, OtherUserConnectionIsRefusedByPeerCredentials) {
   // Queued after the stranger: served once it is refused.
   auto queue = pprocess::BackgroundQueue<int>(address());
   go.open();
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, std::vector<int>{32});
+  EXPECT_EQ(drain(queue), std::vector<int>{32});
   EXPECT_TRUE(exited_with(stranger.wait(), 0))
       << "exit status " << WEXITSTATUS(stranger.wait())
       << " (1: it received bytes, 10: setuid failed, 11: connect failed)";
@@ -981,11 +819,7 @@ TEST_F(PersistentTest, CollectorRefusesBackgroundProcessOfAnotherUser) {
     if (!become_nobody()) {
       return 10;
     }
-    pprocess::BackgroundCallable task(
-        address(), [dir = pid_dir()](pprocess::Channel& channel) {
-          enlist(dir);
-          channel.send(33);
-        });
+    auto task = background_sender(33);
     task();
     return 0;
   });
@@ -1041,11 +875,7 @@ TEST_F(PersistentTest, PersistentQueueStartCollects) {
         channel.send(a + b);
       },
       2, 3);
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, std::vector<int>{5});
+  EXPECT_EQ(drain(queue), std::vector<int>{5});
 }
 
 TEST_F(PersistentTest, PersistentQueueCreateCollects) {
@@ -1060,11 +890,7 @@ TEST_F(PersistentTest, PersistentQueueCreateCollects) {
     }
     pprocess::exit(*channel);
   }
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
-  EXPECT_EQ(values, (std::vector<int>{11, 12}));
+  EXPECT_EQ(drain(queue), (std::vector<int>{11, 12}));
 }
 
 TEST_F(PersistentTest, PersistentQueueMixesCreatedAndBackgroundProcesses) {
@@ -1074,10 +900,7 @@ TEST_F(PersistentTest, PersistentQueueMixesCreatedAndBackgroundProcesses) {
     enlist(dir);
     channel.send(2);
   });
-  std::vector<int> values;
-  for (const int value : queue) {
-    values.push_back(value);
-  }
+  std::vector<int> values = drain(queue);
   std::sort(values.begin(), values.end());
   EXPECT_EQ(values, (std::vector<int>{1, 2}));
 }
@@ -1089,7 +912,7 @@ TEST_F(PersistentTest, BackgroundProcessKilledBeforeDeliveringIsChannelError) {
   pprocess::BackgroundCallable task(
       address(), [dir = pid_dir()](pprocess::Channel& channel) {
         enlist(dir);
-        work_for(20s);
+        sleep_ms(20000);
         channel.send(1);
       });
   task();
@@ -1098,15 +921,12 @@ TEST_F(PersistentTest, BackgroundProcessKilledBeforeDeliveringIsChannelError) {
   auto queue = pprocess::BackgroundQueue<int>(address());
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   const auto start = std::chrono::steady_clock::now();
-  try {
+  expect_error_naming<pprocess::ChannelError>(address(), [&] {
     for (const int value : queue) {
       ADD_FAILURE() << "unexpected value " << value;
     }
-    FAIL() << "no ChannelError";
-  } catch (const pprocess::ChannelError& e) {
-    EXPECT_TRUE(mentions(e, address())) << e.what();
-  }
-  EXPECT_LT(seconds_since(start), 10.0);
+  });
+  EXPECT_LT(elapsed_ms(start), 10000.0);
   EXPECT_FALSE(queue.unfinished());
 }
 
@@ -1130,15 +950,11 @@ TEST_F(PersistentTest, BackgroundProcessAbortingIsChannelError) {
         }
       },
       pprocess::ChannelError);
-  EXPECT_LT(seconds_since(start), 10.0);
+  EXPECT_LT(elapsed_ms(start), 10000.0);
 }
 
 TEST_F(PersistentTest, SigtermStopsUncollectedProcessAndItsSocketIsReplaced) {
-  pprocess::BackgroundCallable waiting(
-      address(), [dir = pid_dir()](pprocess::Channel& channel) {
-        enlist(dir);
-        channel.send(1);  // nobody ever collects it
-      });
+  auto waiting = background_sender(1);  // nobody ever collects it
   waiting();
   const pid_t pid = first_recorded_pid();
   ASSERT_NE(pid, 0);
@@ -1146,11 +962,7 @@ TEST_F(PersistentTest, SigtermStopsUncollectedProcessAndItsSocketIsReplaced) {
   ASSERT_TRUE(wait_until([pid] { return process_ended(pid); }, 10s));
   // The socket stays behind, stale, and does not block the address.
   EXPECT_TRUE(exists(address()));
-  pprocess::BackgroundCallable next(
-      address(), [dir = pid_dir()](pprocess::Channel& channel) {
-        enlist(dir);
-        channel.send(2);
-      });
+  auto next = background_sender(2);
   next();
   EXPECT_EQ(collect_ints(address()), std::vector<int>{2});
 }
@@ -1159,18 +971,11 @@ TEST_F(PersistentTest, SigtermStopsUncollectedProcessAndItsSocketIsReplaced) {
 // -------------------------------------------------------------
 
 TEST_F(PersistentTest, StartAndCollectLeaveNoDescriptorOpenAndNoZombie) {
-  const int before = open_fd_count();
-  {
-    pprocess::BackgroundCallable task(
-        address(), [dir = pid_dir()](pprocess::Channel& channel) {
-          enlist(dir);
-          channel.send(9);
-        });
+  test_support::expect_no_descriptor_or_zombie_left([&] {
+    auto task = background_sender(9);
     task();
     EXPECT_EQ(collect_ints(address()), std::vector<int>{9});
-  }
-  EXPECT_EQ(open_fd_count(), before);
-  EXPECT_FALSE(has_unreaped_children());
+  });
 }
 
 }  // namespace

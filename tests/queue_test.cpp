@@ -2,15 +2,12 @@
 #include "pprocess/queue.hpp"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <set>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -23,42 +20,15 @@
 
 namespace {
 
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now() - since)
-      .count();
-}
-
-/// Ends the calling (created) process by `sig`, without a core file.
-[[noreturn]] void die_by(int sig) {
-  const rlimit no_core{0, 0};
-  (void)::setrlimit(RLIMIT_CORE, &no_core);
-  (void)::signal(sig, SIG_DFL);
-  (void)::raise(sig);
-  ::_exit(99);
-}
-
-void sleep_then_send(pprocess::Channel& ch, int ms, int value) {
-  sleep_ms(ms);
-  ch.send(value);
-}
+using test_support::die_by;
+using test_support::drain;
+using test_support::drain_until_error;
+using test_support::sleep_ms;
+using test_support::sleep_then_send;
 
 void sleep_then_throw(pprocess::Channel& /*ch*/, int ms) {
   sleep_ms(ms);
   throw std::invalid_argument("no value");
-}
-
-/// Everything the queue yields, by a range-for.
-std::vector<int> drain(pprocess::Queue<int>& q) {
-  std::vector<int> values;
-  for (const int v : q) {
-    values.push_back(v);
-  }
-  return values;
 }
 
 }  // namespace
@@ -112,16 +82,10 @@ TEST(QueueTest, FailureIsThrownAtItsPlaceAndANewLoopGoesOn) {
   q.start(sleep_then_send, 0, 1);
   q.start(sleep_then_throw, 300);
   q.start(sleep_then_send, 700, 3);
-  std::vector<int> before;
-  try {
-    for (const int v : q) {
-      before.push_back(v);
-    }
-    ADD_FAILURE() << "the loop did not throw";
-  } catch (const pprocess::RemoteError& e) {
-    EXPECT_EQ(e.type_name(), "std::invalid_argument");
-    EXPECT_STREQ(e.what(), "no value");
-  }
+  const auto [before, error] = drain_until_error<pprocess::RemoteError>(q);
+  ASSERT_TRUE(error) << "the loop did not throw";
+  EXPECT_EQ(error->type_name(), "std::invalid_argument");
+  EXPECT_STREQ(error->what(), "no value");
   EXPECT_EQ(before, (std::vector<int>{1}));
   EXPECT_EQ(drain(q), (std::vector<int>{3}));
 }
@@ -134,15 +98,9 @@ TEST(QueueTest, ProcessDeathIsThrownAsProcessErrorAtItsPlace) {
     die_by(SIGKILL);
   });
   q.start(sleep_then_send, 700, 3);
-  std::vector<int> before;
-  try {
-    for (const int v : q) {
-      before.push_back(v);
-    }
-    ADD_FAILURE() << "the loop did not throw";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.signal(), SIGKILL);
-  }
+  const auto [before, error] = drain_until_error<pprocess::ProcessError>(q);
+  ASSERT_TRUE(error) << "the loop did not throw";
+  EXPECT_EQ(error->signal(), SIGKILL);
   EXPECT_EQ(before, (std::vector<int>{1}));
   EXPECT_EQ(drain(q), (std::vector<int>{3}));
 }
@@ -184,15 +142,9 @@ TEST(QueueTest, ContinuousProcessThatDiesAfterSendingFailsAfterItsValues) {
     ch.send(2);
     die_by(SIGKILL);
   });
-  std::vector<int> before;
-  try {
-    for (const int v : q) {
-      before.push_back(v);
-    }
-    ADD_FAILURE() << "the loop did not throw";
-  } catch (const pprocess::ProcessError& e) {
-    EXPECT_EQ(e.signal(), SIGKILL);
-  }
+  const auto [before, error] = drain_until_error<pprocess::ProcessError>(q);
+  ASSERT_TRUE(error) << "the loop did not throw";
+  EXPECT_EQ(error->signal(), SIGKILL);
   EXPECT_EQ(before, (std::vector<int>{1, 2}));
   EXPECT_TRUE(drain(q).empty());
 }
@@ -245,8 +197,7 @@ TEST(QueueTest, QueueIsMoveConstructible) {
 }
 
 TEST(QueueTest, NoDescriptorOrZombieLeftAfterAQueueIsDestroyed) {
-  const int fds = test_support::open_fd_count();
-  {
+  test_support::expect_no_descriptor_or_zombie_left([] {
     pprocess::Queue<int> q({.limit = 2, .continuous = true});
     for (int i = 0; i < 4; ++i) {
       q.start(
@@ -257,29 +208,10 @@ TEST(QueueTest, NoDescriptorOrZombieLeftAfterAQueueIsDestroyed) {
           i);
     }
     EXPECT_EQ(drain(q).size(), 8U);
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  });
 }
 
 TEST(QueueTest, DestroyingAQueueEndsItsRunningProcesses) {
-  const int fds = test_support::open_fd_count();
-  std::vector<pid_t> pids;
-  const auto t0 = std::chrono::steady_clock::now();
-  {
-    pprocess::Queue<int> q({.limit = 2});
-    for (int i = 0; i < 3; ++i) {
-      q.start(sleep_then_send, 30000, i);
-    }
-    for (pprocess::Channel* ch : q.active()) {
-      pids.push_back(ch->pid());
-    }
-  }
-  EXPECT_LT(elapsed_ms(t0), 5000.0);
-  ASSERT_EQ(pids.size(), 2U);
-  for (const pid_t pid : pids) {
-    EXPECT_FALSE(test_support::process_exists(pid)) << pid;
-  }
-  EXPECT_EQ(test_support::open_fd_count(), fds);
-  EXPECT_FALSE(test_support::has_unreaped_children());
+  test_support::expect_destroying_ends_running<pprocess::Queue<int>>(
+      {.limit = 2}, 3, 2);
 }

@@ -87,6 +87,17 @@ std::vector<int> memfd_fds() {
   return fds;
 }
 
+/// Checks that this process has one memory file open, and that it is sealed
+/// against shrinking: ftruncate() fails with EPERM.
+void expect_the_one_memfd_cannot_shrink() {
+  const std::vector<int> fds = memfd_fds();
+  ASSERT_EQ(fds.size(), 1U);
+  EXPECT_NE(::fcntl(fds[0], F_GET_SEALS) & F_SEAL_SHRINK, 0);
+  errno = 0;
+  EXPECT_EQ(::ftruncate(fds[0], 0), -1);
+  EXPECT_EQ(errno, EPERM);
+}
+
 /// The number of mappings of memory files in this process.
 std::size_t memfd_mappings() {
   std::ifstream maps("/proc/self/maps");
@@ -733,12 +744,7 @@ TEST(SharedArrayTest, SentMemoryCannotBeShrunk) {
   const SharedArray<int> a(1024, 3);
   ch.send(a);
   EXPECT_EQ(ch.receive<int>(), 3072);
-  const std::vector<int> fds = memfd_fds();
-  ASSERT_EQ(fds.size(), 1U);
-  EXPECT_NE(::fcntl(fds[0], F_GET_SEALS) & F_SEAL_SHRINK, 0);
-  errno = 0;
-  EXPECT_EQ(::ftruncate(fds[0], 0), -1);
-  EXPECT_EQ(errno, EPERM);
+  expect_the_one_memfd_cannot_shrink();
   EXPECT_EQ(a[1023], 3);
 }
 
@@ -746,12 +752,7 @@ TEST(SharedArrayTest, ReceivedMemoryCannotBeShrunk) {
   auto ch = pprocess::start(
       [](pprocess::Channel& c) { c.send(SharedArray<int>(1024, 3)); });
   const auto a = ch.receive<SharedArray<int>>();
-  const std::vector<int> fds = memfd_fds();
-  ASSERT_EQ(fds.size(), 1U);
-  EXPECT_NE(::fcntl(fds[0], F_GET_SEALS) & F_SEAL_SHRINK, 0);
-  errno = 0;
-  EXPECT_EQ(::ftruncate(fds[0], 0), -1);
-  EXPECT_EQ(errno, EPERM);
+  expect_the_one_memfd_cannot_shrink();
   EXPECT_EQ(a[1023], 3);
 }
 

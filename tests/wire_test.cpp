@@ -11,10 +11,11 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
-#include <span>
 #include <string_view>
 #include <system_error>
 #include <tuple>
@@ -98,7 +99,8 @@ static_assert(!serializable<int*>);
 static_assert(!serializable<const char*>);
 static_assert(!serializable<TriviallyCopyable*>);
 static_assert(!serializable<std::vector<int*>>);
-static_assert(!serializable<std::string_view>);  // a view: its bytes are an address
+static_assert(
+    !serializable<std::string_view>);  // a view: its bytes are an address
 static_assert(!serializable<std::span<int>>);
 static_assert(!serializable<Unserializable>);
 static_assert(!serializable<std::vector<Unserializable>>);
@@ -164,98 +166,105 @@ std::error_code receive_error(pprocess::Channel& ch) {
   return {};
 }
 
-TEST(WireTest, GarbageBytesAreMalformedFrame) {
-  auto ch = peer_writing(std::vector<char>(64, 'x'));
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::malformed_frame);
-}
-
-TEST(WireTest, HeaderOfOtherVersionIsMalformedFrame) {
-  std::vector<char> bytes = frame_claiming<int>(sizeof(int), "\1\0\0\0"sv);
+/// `bytes` with the header at their start changed by `change`.
+template <class Change>
+std::vector<char> with_header(std::vector<char> bytes, Change change) {
   frame_header header;
   std::memcpy(&header, bytes.data(), sizeof header);
-  header.version = 99;
+  change(header);
   std::memcpy(bytes.data(), &header, sizeof header);
-  auto ch = peer_writing(bytes);
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::malformed_frame);
+  return bytes;
 }
 
-TEST(WireTest, HeaderWithUnknownKindIsMalformedFrame) {
-  std::vector<char> bytes = frame_claiming<int>(sizeof(int), "\1\0\0\0"sv);
-  bytes[offsetof(frame_header, kind)] = 77;
-  auto ch = peer_writing(bytes);
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::malformed_frame);
+/// The first `count` of `bytes`.
+std::vector<char> first_bytes(const std::vector<char>& bytes,
+                              std::size_t count) {
+  return {bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(count)};
 }
 
-TEST(WireTest, HalfAHeaderIsTruncatedFrame) {
-  const std::vector<char> bytes = frame_claiming<int>(sizeof(int), "");
-  auto ch = peer_writing({bytes.begin(), bytes.begin() + 12});
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::truncated_frame);
+/// The bytes of `value`.
+std::string bytes_of(std::uint64_t value) {
+  return {reinterpret_cast<const char*>(&value), sizeof value};
 }
 
-TEST(WireTest, FrameEndingInsideTypeNameIsTruncatedFrame) {
-  const std::vector<char> bytes = frame_claiming<int>(sizeof(int), "");
-  auto ch =
-      peer_writing({bytes.begin(), bytes.begin() + sizeof(frame_header) + 1});
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::truncated_frame);
+/// A frame that is not what it claims: what a peer writes, and what a
+/// receive of the type it names reports.
+struct BadFrame {
+  std::string name;  // of the test: what is wrong, and the error
+  std::vector<char> bytes;
+  std::error_code (*receive)(pprocess::Channel&);  // receive_error<T>
+  pprocess::ChannelErrc expected;
+};
+
+/// Prints the name: gtest shows it as the parameter, and ctest names each
+/// instance by it (WireTest/BadFrameTest.ReceiveThrowsChannelError/<name>).
+void PrintTo(const BadFrame& frame, std::ostream* out) {
+  *out << frame.name;
 }
 
-TEST(WireTest, FrameEndingInsidePayloadIsTruncatedFrame) {
-  auto ch = peer_writing(frame_claiming<int>(sizeof(int), "\1\0"sv));
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::truncated_frame);
+std::vector<BadFrame> bad_frames() {
+  using pprocess::ChannelErrc;
+  const std::vector<char> int_frame =
+      frame_claiming<int>(sizeof(int), "\1\0\0\0"sv);
+  std::vector<char> unknown_kind_frame = int_frame;
+  unknown_kind_frame[offsetof(frame_header, kind)] = 77;
+  const std::vector<char> int_frame_without_payload =
+      frame_claiming<int>(sizeof(int), "");
+  // cereal's map: a u64 element count, then the pairs.
+  const std::string five_pairs_announced = bytes_of(5);
+  const std::string no_pair_then_junk = bytes_of(0) + "junk";
+  return {
+      {"GarbageBytesAreMalformedFrame", std::vector<char>(64, 'x'),
+       receive_error<int>, ChannelErrc::malformed_frame},
+      {"HeaderOfOtherVersionIsMalformedFrame",
+       with_header(int_frame, [](frame_header& h) { h.version = 99; }),
+       receive_error<int>, ChannelErrc::malformed_frame},
+      {"HeaderWithUnknownKindIsMalformedFrame", unknown_kind_frame,
+       receive_error<int>, ChannelErrc::malformed_frame},
+      {"HalfAHeaderIsTruncatedFrame",
+       first_bytes(int_frame_without_payload, 12), receive_error<int>,
+       ChannelErrc::truncated_frame},
+      {"FrameEndingInsideTypeNameIsTruncatedFrame",
+       first_bytes(int_frame_without_payload, sizeof(frame_header) + 1),
+       receive_error<int>, ChannelErrc::truncated_frame},
+      {"FrameEndingInsidePayloadIsTruncatedFrame",
+       frame_claiming<int>(sizeof(int), "\1\0"sv), receive_error<int>,
+       ChannelErrc::truncated_frame},
+      {"RawValueOfWrongSizeIsMalformedFrame",
+       frame_claiming<int>(8, "\1\0\0\0\0\0\0\0"sv), receive_error<int>,
+       ChannelErrc::malformed_frame},
+      {"RawSequenceOfPartialElementIsMalformedFrame",
+       frame_claiming<std::vector<double>>(12, "abcdefghijkl"),
+       receive_error<std::vector<double>>, ChannelErrc::malformed_frame},
+      {"CerealPayloadCutShortIsMalformedFrame",  // five pairs, none there
+       frame_claiming<int_map>(five_pairs_announced.size(),
+                               five_pairs_announced),
+       receive_error<int_map>, ChannelErrc::malformed_frame},
+      {"CerealPayloadWithBytesLeftOverIsMalformedFrame",
+       frame_claiming<int_map>(no_pair_then_junk.size(), no_pair_then_junk),
+       receive_error<int_map>, ChannelErrc::malformed_frame},
+      {"ExceptionFrameThatDoesNotDecodeIsMalformedFrame",
+       frame_claiming<int>(3, "abc", frame_kind::exception), receive_error<int>,
+       ChannelErrc::malformed_frame},
+      {"HugeTypeNameIsMalformedFrame",
+       with_header(int_frame, [](frame_header& h) { h.name_size = 60000; }),
+       receive_error<int>, ChannelErrc::malformed_frame},
+      // 4 EiB announced: the receiver must refuse it, not try to allocate it.
+      {"HugePayloadSizeIsOversizedFrame",
+       frame_claiming<std::string>(std::uint64_t{1} << 62, "only a few bytes"),
+       receive_error<std::string>, ChannelErrc::oversized_frame},
+  };
 }
 
-TEST(WireTest, RawValueOfWrongSizeIsMalformedFrame) {
-  auto ch = peer_writing(frame_claiming<int>(8, "\1\0\0\0\0\0\0\0"sv));
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::malformed_frame);
+class BadFrameTest : public ::testing::TestWithParam<BadFrame> {};
+
+TEST_P(BadFrameTest, ReceiveThrowsChannelError) {
+  auto ch = peer_writing(GetParam().bytes);
+  EXPECT_EQ(GetParam().receive(ch), GetParam().expected);
 }
 
-TEST(WireTest, RawSequenceOfPartialElementIsMalformedFrame) {
-  auto ch =
-      peer_writing(frame_claiming<std::vector<double>>(12, "abcdefghijkl"));
-  EXPECT_EQ(receive_error<std::vector<double>>(ch),
-            pprocess::ChannelErrc::malformed_frame);
-}
-
-TEST(WireTest, CerealPayloadCutShortIsMalformedFrame) {
-  // cereal's map: a u64 element count, then the pairs. Five announced, none
-  // there.
-  const std::uint64_t count = 5;
-  const std::string payload(reinterpret_cast<const char*>(&count),
-                            sizeof count);
-  auto ch = peer_writing(frame_claiming<int_map>(payload.size(), payload));
-  EXPECT_EQ(receive_error<int_map>(ch), pprocess::ChannelErrc::malformed_frame);
-}
-
-TEST(WireTest, CerealPayloadWithBytesLeftOverIsMalformedFrame) {
-  const std::uint64_t count = 0;
-  std::string payload(reinterpret_cast<const char*>(&count), sizeof count);
-  payload += "junk";
-  auto ch = peer_writing(frame_claiming<int_map>(payload.size(), payload));
-  EXPECT_EQ(receive_error<int_map>(ch), pprocess::ChannelErrc::malformed_frame);
-}
-
-TEST(WireTest, ExceptionFrameThatDoesNotDecodeIsMalformedFrame) {
-  auto ch = peer_writing(frame_claiming<int>(3, "abc", frame_kind::exception));
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::malformed_frame);
-}
-
-TEST(WireTest, HugeTypeNameIsMalformedFrame) {
-  std::vector<char> bytes = frame_claiming<int>(sizeof(int), "\1\0\0\0"sv);
-  frame_header header;
-  std::memcpy(&header, bytes.data(), sizeof header);
-  header.name_size = 60000;
-  std::memcpy(bytes.data(), &header, sizeof header);
-  auto ch = peer_writing(bytes);
-  EXPECT_EQ(receive_error<int>(ch), pprocess::ChannelErrc::malformed_frame);
-}
-
-TEST(WireTest, HugePayloadSizeIsOversizedFrame) {
-  // 4 EiB announced: the receiver must refuse it, not try to allocate it.
-  auto ch = peer_writing(
-      frame_claiming<std::string>(std::uint64_t{1} << 62, "only a few bytes"));
-  EXPECT_EQ(receive_error<std::string>(ch),
-            pprocess::ChannelErrc::oversized_frame);
-}
+INSTANTIATE_TEST_SUITE_P(WireTest, BadFrameTest,
+                         ::testing::ValuesIn(bad_frames()));
 
 TEST(WireTest, HugePayloadOfMismatchedTypeIsChannelError) {
   // The type is wrong and the payload absurd: still a ChannelError.

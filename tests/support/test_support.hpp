@@ -3,8 +3,10 @@
 
 // Helpers shared by the tests: counting descriptors, watching processes,
 // raw forks with a guaranteed end, captured output, temporary directories,
-// and a safe body for processes made by pprocess::create(). Header-only;
-// everything here is for tests, never for the library.
+// a safe body for processes made by pprocess::create(), time, bodies for
+// created processes, exchanges that keep what they receive, the errors they
+// throw, and checks made of gtest assertions. Header-only; everything here
+// is for tests, never for the library.
 //
 // Raw fork() is for tests that need a process outside pprocess (a creator
 // that dies, a program whose stdout is captured). Such a process always ends
@@ -14,14 +16,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
@@ -34,11 +39,16 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <time.h>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include <pprocess/channel.hpp>
+#include <pprocess/error.hpp>
+#include <pprocess/exchange.hpp>
 
 namespace test_support {
 
@@ -144,24 +154,31 @@ inline bool write_all(int fd, const void* data, std::size_t size) {
   return true;
 }
 
+/// Waits until `fd` has something to read (data, end-of-file or an error):
+/// true, or false once `deadline` passed.
+inline bool wait_readable(int fd,
+                          std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+      return true;
+    }
+  }
+}
+
 /// Reads until end-of-file or until `timeout` passed (then throws).
 inline std::string read_all(int fd, std::chrono::milliseconds timeout = 20s) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string text;
   char buffer[4096];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    if (!wait_readable(fd, deadline)) {
       throw std::runtime_error("read_all: timed out");
-    }
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) {
-      continue;
-    }
-    if (ready <= 0) {
-      continue;  // the deadline check above ends the loop
     }
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) {
@@ -184,33 +201,37 @@ bool write_value(int fd, const T& value) {
   return write_all(fd, &value, sizeof value);
 }
 
+/// Reads exactly `size` bytes into `data`; false on end-of-file, error or
+/// timeout.
+inline bool read_exactly(int fd, void* data, std::size_t size,
+                         std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto* bytes = static_cast<char*>(data);
+  std::size_t done = 0;
+  while (done < size) {
+    if (!wait_readable(fd, deadline)) {
+      return false;
+    }
+    const ssize_t n = ::read(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 /// Reads a value written by write_value(), or nothing on end-of-file, error
 /// or timeout.
 template <class T>
   requires std::is_trivially_copyable_v<T> std::optional<T> read_value(
       int fd, std::chrono::milliseconds timeout = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
     T value{};
-    auto* bytes = reinterpret_cast<char*>(&value);
-    std::size_t done = 0;
-    while (done < sizeof value) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        return std::nullopt;
-      }
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        continue;
-      }
-      const ssize_t n = ::read(fd, bytes + done, sizeof value - done);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        return std::nullopt;
-      }
-      done += static_cast<std::size_t>(n);
+    if (!read_exactly(fd, &value, sizeof value, timeout)) {
+      return std::nullopt;
     }
     return value;
   }
@@ -398,5 +419,236 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+// --- time ----------------------------------------------------------------
+
+/// A stretch of CLOCK_MONOTONIC time, [start, end) in ns: when a created
+/// process did something, as it reports it.
+using interval = std::array<std::int64_t, 2>;
+
+/// CLOCK_MONOTONIC now, in ns: one clock for every process of the machine.
+inline std::int64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+/// Sleeps `ms` milliseconds.
+inline void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+/// The milliseconds passed since `since`.
+inline double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+/// Sleeps `ms` milliseconds; the interval it slept.
+inline interval sleep_interval(int ms) {
+  const std::int64_t start = now_ns();
+  sleep_ms(ms);
+  return {start, now_ns()};
+}
+
+/// The largest number of intervals that cover one instant.
+inline std::size_t max_overlap(const std::vector<interval>& intervals) {
+  std::vector<std::pair<std::int64_t, int>> events;
+  for (const auto& [start, end] : intervals) {
+    events.emplace_back(start, +1);
+    events.emplace_back(end, -1);
+  }
+  // At equal times an end comes before a start: touching is not overlapping.
+  std::sort(events.begin(), events.end());
+  std::size_t current = 0;
+  std::size_t most = 0;
+  for (const auto& [time, delta] : events) {
+    current = delta > 0 ? current + 1 : current - 1;
+    most = std::max(most, current);
+  }
+  return most;
+}
+
+// --- bodies for created processes ----------------------------------------
+
+/// Ends the calling (created) process by `sig`, without a core file.
+[[noreturn]] inline void die_by(int sig) {
+  const rlimit no_core{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &no_core);
+  (void)::signal(sig, SIG_DFL);
+  (void)::raise(sig);
+  ::_exit(99);
+}
+
+/// std::abort() in a created process, without a core file.
+[[noreturn]] inline void abort_without_core() {
+  const rlimit no_core{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &no_core);
+  std::abort();
+}
+
+/// Sends i * i.
+inline void send_square(pprocess::Channel& ch, int i) {
+  ch.send(i * i);
+}
+
+/// Sleeps `ms` milliseconds, then sends `value`.
+inline void sleep_then_send(pprocess::Channel& ch, int ms, int value) {
+  sleep_ms(ms);
+  ch.send(value);
+}
+
+/// Starts `count` tasks on `owner` (a Map<int>, an exchange of ints): task
+/// `i` sends i * i, except for `failing`, which throws
+/// std::out_of_range("bad <i>").
+template <class Owner>
+void start_squares(Owner& owner, int count, int failing = -1) {
+  for (int i = 0; i < count; ++i) {
+    owner.start(
+        [](pprocess::Channel& ch, int n, int bad) {
+          if (n == bad) {
+            throw std::out_of_range("bad " + std::to_string(n));
+          }
+          ch.send(n * n);
+        },
+        i, failing);
+  }
+}
+
+// --- exchanges, maps, queues and their errors ----------------------------
+
+/// An exchange (a pprocess::Exchange unless `Base` says otherwise) that
+/// stores every value it receives, as a `T`, in arrival order.
+template <class T, class Base = pprocess::Exchange>
+class collector : public Base {
+ public:
+  using Base::Base;
+  std::vector<T> values;
+  void store_data(pprocess::Channel& channel) override {
+    values.push_back(channel.receive<T>());
+  }
+};
+
+/// Everything a range-for over `range` (a queue, a map) yields, in order.
+template <class Range>
+auto drain(Range& range) {
+  std::vector<std::remove_cvref_t<decltype(*range.begin())>> values;
+  for (const auto& value : range) {
+    values.push_back(value);
+  }
+  return values;
+}
+
+/// The `E` that `call()` throws, or nothing when it returns. Any other
+/// exception goes through (and fails the test).
+template <class E, class Call>
+std::optional<E> thrown(Call&& call) {
+  try {
+    std::forward<Call>(call)();
+  } catch (const E& error) {
+    return error;
+  }
+  return std::nullopt;
+}
+
+/// What a range-for over `range` yields before it throws an `E`, and that
+/// `E` (nothing when the loop ends without throwing).
+template <class E, class Range>
+auto drain_until_error(Range& range) {
+  std::vector<std::remove_cvref_t<decltype(*range.begin())>> values;
+  std::optional<E> error = thrown<E>([&] {
+    for (const auto& value : range) {
+      values.push_back(value);
+    }
+  });
+  return std::pair{std::move(values), std::move(error)};
+}
+
+/// The pids of the processes `owner` (an exchange, a map, a queue) runs.
+template <class Owner>
+std::vector<pid_t> active_pids(Owner& owner) {
+  std::vector<pid_t> pids;
+  for (const pprocess::Channel* ch : owner.active()) {
+    pids.push_back(ch->pid());
+  }
+  return pids;
+}
+
+// --- checks (gtest assertions) -------------------------------------------
+
+/// Checks that `call()` throws the RemoteError of an exception of type
+/// `type_name` whose message was `what`.
+template <class Call>
+void expect_remote_error(Call&& call, const std::string& type_name,
+                         const std::string& what) {
+  const auto error = thrown<pprocess::RemoteError>(std::forward<Call>(call));
+  ASSERT_TRUE(error) << "no RemoteError: the call returned";
+  EXPECT_EQ(error->type_name(), type_name);
+  EXPECT_STREQ(error->what(), what.c_str());
+}
+
+/// Checks that receive<int>() on `channel` throws the ProcessError of its
+/// process having exited with `status`: that status, no signal, its pid.
+inline void expect_receive_reports_exit(pprocess::Channel& channel,
+                                        int status) {
+  const auto error =
+      thrown<pprocess::ProcessError>([&] { (void)channel.receive<int>(); });
+  ASSERT_TRUE(error)
+      << "receive<int>() returned from a process that sent nothing";
+  EXPECT_EQ(error->exit_status(), status);
+  EXPECT_EQ(error->signal(), 0);
+  EXPECT_EQ(error->pid(), channel.pid());
+}
+
+/// Checks that receive<int>() on `channel` throws the ProcessError of its
+/// process having been ended by signal `sig`: that signal, no exit status,
+/// its pid.
+inline void expect_receive_reports_signal(pprocess::Channel& channel, int sig) {
+  const auto error =
+      thrown<pprocess::ProcessError>([&] { (void)channel.receive<int>(); });
+  ASSERT_TRUE(error) << "receive<int>() returned from a process killed by "
+                     << sig;
+  EXPECT_EQ(error->signal(), sig);
+  EXPECT_EQ(error->exit_status(), -1);
+  EXPECT_EQ(error->pid(), channel.pid());
+}
+
+/// Runs `body` and checks that it closed every descriptor it opened and
+/// left no zombie.
+template <class Body>
+void expect_no_descriptor_or_zombie_left(Body&& body) {
+  const int fds = open_fd_count();
+  std::forward<Body>(body)();
+  EXPECT_EQ(open_fd_count(), fds);
+  EXPECT_FALSE(has_unreaped_children());
+}
+
+/// Makes an `Owner` of processes (an exchange, a map, a queue of ints) with
+/// `options`, starts `started` tasks on it that would sleep 30 s (longer
+/// than any test) before they send, and destroys it. Checks that `running`
+/// of them ran (the others waited for the limit), and that destroying the
+/// owner ended those at once (within 5 s), closed every descriptor it
+/// opened and left no zombie.
+template <class Owner>
+void expect_destroying_ends_running(const pprocess::Options& options,
+                                    int started, std::size_t running) {
+  expect_no_descriptor_or_zombie_left([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<pid_t> pids;
+    {
+      Owner owner(options);
+      for (int i = 0; i < started; ++i) {
+        owner.start(sleep_then_send, 30000, i);
+      }
+      pids = active_pids(owner);
+    }
+    EXPECT_LT(elapsed_ms(t0), 5000.0);
+    ASSERT_EQ(pids.size(), running);
+    for (const pid_t pid : pids) {
+      EXPECT_FALSE(process_exists(pid)) << pid;
+    }
+  });
+}
 
 }  // namespace test_support

@@ -979,3 +979,32 @@ TEST_F(PersistentTest, StartAndCollectLeaveNoDescriptorOpenAndNoZombie) {
 }
 
 }  // namespace
+
+// --- the end of a background process ----------------------------------------
+
+TEST_F(PersistentTest, AddressIsFreeOnceTheCollectorsLoopEnds) {
+  auto first = background_sender(1);
+  first();
+  auto collected = pprocess::BackgroundQueue<int>(address());
+  EXPECT_EQ(drain(collected), std::vector<int>{1});
+  // No waiting for the process to go: the address is free already.
+  EXPECT_FALSE(std::filesystem::exists(address()));
+  auto second = background_sender(2);
+  second();
+  auto again = pprocess::BackgroundQueue<int>(address());
+  EXPECT_EQ(drain(again), std::vector<int>{2});
+}
+
+TEST_F(PersistentTest, CollectorOfTheWrongTypeLeavesTheValueToTheNext) {
+  auto task = background_sender(42);
+  task();
+  {
+    auto wrong = pprocess::BackgroundQueue<std::string>(address());
+    const auto error =
+        test_support::thrown<pprocess::ChannelError>([&] { drain(wrong); });
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->code(), pprocess::ChannelErrc::type_mismatch);
+  }
+  auto right = pprocess::BackgroundQueue<int>(address());
+  EXPECT_EQ(drain(right), std::vector<int>{42});
+}

@@ -1,7 +1,5 @@
 // pmap and Map(fn, range): a pool forked at the call computes the sequence
 // in ranges (batches); these tests check what batching must not change.
-#include "pprocess/map.hpp"
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 
 #include <pprocess/pprocess.hpp>
 
+#include "pprocess/map.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -122,8 +121,8 @@ TEST(PmapTest, MillionTinyTasksAllArrive) {
 }
 
 TEST(PmapTest, EmptySequenceGivesEmptyMap) {
-  auto m = pprocess::pmap([](int x) { return x; }, std::vector<int>{},
-                          {.limit = 2});
+  auto m =
+      pprocess::pmap([](int x) { return x; }, std::vector<int>{}, {.limit = 2});
   EXPECT_EQ(m.size(), 0U);
   EXPECT_EQ(m.begin(), m.end());
 }
@@ -145,8 +144,11 @@ TEST(PmapTest, ElementsNeedNotBeSerializable) {
 TEST(PmapTest, ResultsThatCannotBeBatchedStillArrive) {
   // A raw struct travels alone, not in a cereal-encoded batch: pmap falls
   // back to a process per element.
-  auto m = pprocess::pmap([](int x) { return Point{x, -x}; }, iota_vector(6),
-                          {.limit = 2});
+  auto m = pprocess::pmap(
+      [](int x) {
+        return Point{x, -x};
+      },
+      iota_vector(6), {.limit = 2});
   for (int i = 0; i < 6; ++i) {
     EXPECT_EQ(m[static_cast<std::size_t>(i)].x, i);
     EXPECT_EQ(m[static_cast<std::size_t>(i)].y, -i);
@@ -156,9 +158,9 @@ TEST(PmapTest, ResultsThatCannotBeBatchedStillArrive) {
 TEST(PmapTest, SharedArrayResultsKeepBatchesUnderTheDescriptorLimit) {
   // A frame carries at most 253 descriptors: ranges of SharedArrays are cut
   // to that even when chunksize asks for more.
-  auto m = pprocess::pmap(
-      [](int x) { return pprocess::SharedArray<int>(2, x); }, iota_vector(600),
-      {.limit = 2, .chunksize = 1000});
+  auto m =
+      pprocess::pmap([](int x) { return pprocess::SharedArray<int>(2, x); },
+                     iota_vector(600), {.limit = 2, .chunksize = 1000});
   for (int i = 0; i < 600; ++i) {
     EXPECT_EQ(m[static_cast<std::size_t>(i)][1], i);
   }
@@ -173,4 +175,23 @@ TEST(PmapTest, NoProcessOrDescriptorIsLeftBehind) {
   }
   EXPECT_EQ(test_support::open_fd_count(), before);
   EXPECT_FALSE(test_support::has_unreaped_children());
+}
+
+TEST(PmapTest, RangesWhoseResultsCarryTooManyDescriptorsAreSplit) {
+  // Four SharedArrays per result: a range of more than 63 elements could not
+  // be sent whole, so the pool sends less and the range is halved.
+  auto m = pprocess::pmap(
+      [](int x) {
+        std::vector<pprocess::SharedArray<int>> arrays;
+        for (int k = 0; k < 4; ++k) {
+          arrays.emplace_back(1, x + k);
+        }
+        return arrays;
+      },
+      iota_vector(3000), {.limit = 2});
+  for (int i = 0; i < 3000; ++i) {
+    const auto& arrays = m[static_cast<std::size_t>(i)];
+    ASSERT_EQ(arrays.size(), 4U);
+    EXPECT_EQ(arrays[3][0], i + 3) << "element " << i;
+  }
 }

@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo fuzz format clean
+.PHONY: all deps build test demo bench fuzz format clean
 
 all: build
 
@@ -21,6 +21,22 @@ demo: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS) --target simple_managed_map simple1
 	scripts/demo build/release
+
+# Benchmarks next to the raw limits and Python's multiprocessing; writes
+# docs/performance.md and its plots. BENCH_REPETITIONS=1 is quicker, noisier.
+BENCH_REPETITIONS ?= 3
+BENCH_RESULTS = build/bench/results
+bench: deps
+	mkdir -p $(BENCH_RESULTS)
+	date +%s > $(BENCH_RESULTS)/started
+	cmake --preset bench
+	cmake --build --preset bench -j $(JOBS)
+	for topic in raw pprocess; do \
+	  build/bench/bench/$${topic}_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \
+	    --benchmark_out=$(BENCH_RESULTS)/$$topic.json --benchmark_out_format=json || exit 1; \
+	done
+	python3 bench/peers.py --reps $(BENCH_REPETITIONS) --out $(BENCH_RESULTS)/peers.json
+	python3 bench/report.py $(BENCH_RESULTS) docs/performance.md
 
 # Fuzzes the frame decoder of persistent channels; FUZZ_SECONDS=600 by default.
 FUZZ_SECONDS ?= 600

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: MIT
+//
+// pprocess on the workloads of docs/performance.md: per-task overhead of
+// fork-per-task maps, latency and throughput of reusable processes, pmap of
+// many tiny tasks, bulk results, CPU-bound scaling, and how the cost of a
+// fork grows with the creator's heap. raw_bench.cpp holds the hand-written
+// limits these are compared with; the bulk benchmark's hand-written twin is
+// here, next to it, so both run under the same conditions.
+//
+// Everything that forks is timed in real (wall-clock) time: the default CPU
+// timer sees only the calling thread, never the created processes.
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <pprocess/pprocess.hpp>
+
+#if __has_include(<pprocess/shared_array.hpp>)
+#include <pprocess/shared_array.hpp>
+#define PPROCESS_BENCH_HAVE_SHARED_ARRAY 1
+#else
+#define PPROCESS_BENCH_HAVE_SHARED_ARRAY 0
+#endif
+
+#include "bench_support.hpp"
+
+namespace {
+
+using bench::mib;
+
+/// Sum of trivial(i) for i in [0, n).
+long long expected_sum(long long n) {
+  return n * (n + 1) / 2;
+}
+
+// fork per task: Map + manage(MakeParallel(f)), no reuse
+
+constexpr int fork_tasks_per_iteration = 100;
+
+long long map_fork_tasks(int tasks, std::size_t limit) {
+  pprocess::Map<int> results({.limit = limit});
+  auto call = results.manage(pprocess::MakeParallel(bench::trivial));
+  for (int i = 0; i < tasks; ++i) {
+    call(i);
+  }
+  long long sum = 0;
+  for (int i = 0; i < tasks; ++i) {
+    sum += results[static_cast<std::size_t>(i)];
+  }
+  return sum;
+}
+
+void BM_MapForkPerTask(benchmark::State& state) {
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    const long long sum = map_fork_tasks(fork_tasks_per_iteration, limit);
+    if (sum != expected_sum(fork_tasks_per_iteration)) {
+      state.SkipWithError("wrong results");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * fork_tasks_per_iteration);
+}
+BENCHMARK(BM_MapForkPerTask)
+    ->Name("pprocess/map_fork_per_task")
+    ->ArgName("limit")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// The layer below the exchange: pprocess::start and one receive per task,
+// one process at a time. Tells the exchange's share of the cost from the
+// channel's and the fork's.
+void BM_StartPerTask(benchmark::State& state) {
+  long long sum = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < fork_tasks_per_iteration; ++i) {
+      pprocess::Channel channel = pprocess::start(
+          [](pprocess::Channel& ch, int x) { ch.send(bench::trivial(x)); }, i);
+      sum += channel.receive<int>();
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  pprocess::waitall();
+  state.SetItemsProcessed(state.iterations() * fork_tasks_per_iteration);
+}
+BENCHMARK(BM_StartPerTask)
+    ->Name("pprocess/start_per_task")
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// Fork per task with the creator's heap touched first (2 MiB to 1 GiB).
+void BM_ForkHeap(benchmark::State& state) {
+  const bench::touched_heap heap(static_cast<std::size_t>(state.range(0)) *
+                                 mib);
+  constexpr int tasks = 20;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(map_fork_tasks(tasks, 2));
+  }
+  state.SetItemsProcessed(state.iterations() * tasks);
+}
+BENCHMARK(BM_ForkHeap)
+    ->Name("pprocess/fork_heap")
+    ->ArgName("heap_mib")
+    ->Arg(2)
+    ->Arg(16)
+    ->Arg(128)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->MinTime(0.5);
+
+// one channel, ping-pong
+
+void BM_ChannelRoundTrip(benchmark::State& state) {
+  pprocess::Channel channel = pprocess::start([](pprocess::Channel& ch) {
+    for (;;) {
+      int value = 0;
+      try {
+        value = ch.receive<int>();
+      } catch (const pprocess::ChannelError&) {
+        return;  // the creator closed the channel
+      }
+      ch.send(value + 1);
+    }
+  });
+  int value = 0;
+  for (auto _ : state) {
+    channel.send(value);
+    value = channel.receive<int>();
+  }
+  channel.close();
+  pprocess::waitall();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ChannelRoundTrip)
+    ->Name("pprocess/channel_round_trip")
+    ->UseRealTime()
+    ->MinTime(0.5);
+
+// reuse = true: calls through manage
+
+// Latency: one call at a time, its result read before the next call.
+void BM_ManageReuseLatency(benchmark::State& state) {
+  pprocess::Map<int> results({.limit = 2, .reuse = true});
+  auto call = results.manage(pprocess::MakeReusable(bench::trivial));
+  std::size_t index = 0;
+  for (auto _ : state) {
+    call(static_cast<int>(index % 1000));
+    benchmark::DoNotOptimize(results[index]);
+    ++index;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ManageReuseLatency)
+    ->Name("pprocess/manage_reuse_latency")
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// Throughput: many calls made, then every result read, so that the 2 kept
+// processes are both busy (compare the raw pool with batch = 1).
+void BM_ManageReuseThroughput(benchmark::State& state) {
+  constexpr int tasks = 20'000;
+  pprocess::Map<int> results({.limit = 2, .reuse = true});
+  auto call = results.manage(pprocess::MakeReusable(bench::trivial));
+  for (auto _ : state) {
+    const std::size_t first = results.size();
+    for (int i = 0; i < tasks; ++i) {
+      call(i);
+    }
+    long long sum = 0;
+    for (std::size_t i = first; i < first + tasks; ++i) {
+      sum += results[i];
+    }
+    if (sum != expected_sum(tasks)) {
+      state.SkipWithError("wrong results");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * tasks);
+}
+BENCHMARK(BM_ManageReuseThroughput)
+    ->Name("pprocess/manage_reuse_throughput")
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// pmap of many trivial tasks
+
+// A size whose run would take longer than this (judged from the smaller
+// sizes, which run first) is skipped, so that the suite stays short even
+// when pmap forks once per element.
+constexpr double pmap_budget_seconds = 40.0;
+double pmap_seconds_per_task = 0.0;
+
+void BM_Pmap(benchmark::State& state) {
+  const auto n = static_cast<int>(state.range(0));
+  const double projected = pmap_seconds_per_task * n;
+  if (projected > pmap_budget_seconds) {
+    const std::string why = "skipped: would take about " +
+                            std::to_string(static_cast<int>(projected)) +
+                            " s at the smaller size's pace";
+    state.SkipWithError(why.c_str());
+    for (auto _ : state) {
+    }
+    return;
+  }
+  std::vector<int> input(static_cast<std::size_t>(n));
+  std::iota(input.begin(), input.end(), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    auto results = pprocess::pmap(bench::trivial, input, {.limit = 2});
+    long long sum = 0;
+    for (const int s : results) {
+      sum += s;
+    }
+    if (sum != expected_sum(n)) {
+      state.SkipWithError("wrong results");
+      break;
+    }
+  }
+  const std::chrono::duration<double> elapsed =
+      std::chrono::steady_clock::now() - t0;
+  pmap_seconds_per_task =
+      elapsed.count() / static_cast<double>(state.iterations() * n);
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_Pmap)
+    ->Name("pprocess/pmap")
+    ->ArgName("tasks")
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// bulk: 4 results of 64 MiB, 2 processes at a time
+
+constexpr int bulk_tasks = 4;
+constexpr std::int64_t bulk_bytes_per_iteration =
+    bulk_tasks * static_cast<std::int64_t>(bench::bulk_bytes);
+
+void fill_block(double* data, int seed) {
+  for (std::size_t j = 0; j < bench::bulk_doubles; ++j) {
+    data[j] = seed + static_cast<double>(j);
+  }
+}
+
+std::vector<double> make_block(int seed) {
+  std::vector<double> block(bench::bulk_doubles);
+  fill_block(block.data(), seed);
+  return block;
+}
+
+/// Whether block `seed` arrived whole (its ends hold what the child wrote).
+bool block_ok(const double* data, std::size_t size, int seed) {
+  return size == bench::bulk_doubles && data[0] == seed &&
+         data[size - 1] == seed + static_cast<double>(bench::bulk_doubles - 1);
+}
+
+void BM_BulkVector(benchmark::State& state) {
+  for (auto _ : state) {
+    pprocess::Map<std::vector<double>> results({.limit = 2});
+    auto call = results.manage(pprocess::MakeParallel(make_block));
+    for (int i = 0; i < bulk_tasks; ++i) {
+      call(i);
+    }
+    for (int i = 0; i < bulk_tasks; ++i) {
+      const auto& block = results[static_cast<std::size_t>(i)];
+      if (!block_ok(block.data(), block.size(), i)) {
+        state.SkipWithError("wrong results");
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * bulk_tasks);
+  state.SetBytesProcessed(state.iterations() * bulk_bytes_per_iteration);
+}
+BENCHMARK(BM_BulkVector)
+    ->Name("pprocess/bulk_vector_4x64mib")
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// The same work by hand: each child builds a std::vector<double> and writes
+// it to a socketpair; the creator reads each, in start order, into a fresh
+// vector; 2 children at a time.
+struct bulk_child {
+  pid_t pid;
+  int fd;
+};
+
+bulk_child spawn_block(int seed) {
+  std::array<int, 2> sv{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
+    std::abort();
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::abort();
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    const std::vector<double> block = make_block(seed);
+    bench::write_all(sv[1], block.data(), block.size() * sizeof(double));
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+
+void BM_BulkByHand(benchmark::State& state) {
+  for (auto _ : state) {
+    std::vector<std::vector<double>> results(bulk_tasks);
+    std::deque<bulk_child> running;
+    int next = 0;
+    for (int i = 0; i < bulk_tasks; ++i) {
+      while (running.size() < 2 && next < bulk_tasks) {
+        running.push_back(spawn_block(next++));
+      }
+      const bulk_child c = running.front();
+      running.pop_front();
+      auto& block = results[static_cast<std::size_t>(i)];
+      block.resize(bench::bulk_doubles);
+      bench::read_all(c.fd, block.data(), bench::bulk_bytes);
+      ::close(c.fd);
+      bench::reap(c.pid);
+      if (!block_ok(block.data(), block.size(), i)) {
+        state.SkipWithError("wrong results");
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * bulk_tasks);
+  state.SetBytesProcessed(state.iterations() * bulk_bytes_per_iteration);
+}
+BENCHMARK(BM_BulkByHand)
+    ->Name("raw/bulk_by_hand_4x64mib")
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+#if PPROCESS_BENCH_HAVE_SHARED_ARRAY
+pprocess::SharedArray<double> make_shared_block(int seed) {
+  pprocess::SharedArray<double> block(bench::bulk_doubles);
+  fill_block(block.data(), seed);
+  return block;
+}
+
+void BM_BulkSharedArray(benchmark::State& state) {
+  for (auto _ : state) {
+    pprocess::Map<pprocess::SharedArray<double>> results({.limit = 2});
+    auto call = results.manage(pprocess::MakeParallel(make_shared_block));
+    for (int i = 0; i < bulk_tasks; ++i) {
+      call(i);
+    }
+    for (int i = 0; i < bulk_tasks; ++i) {
+      const auto& block = results[static_cast<std::size_t>(i)];
+      if (!block_ok(block.data(), block.size(), i)) {
+        state.SkipWithError("wrong results");
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * bulk_tasks);
+  state.SetBytesProcessed(state.iterations() * bulk_bytes_per_iteration);
+}
+BENCHMARK(BM_BulkSharedArray)
+    ->Name("pprocess/bulk_shared_array_4x64mib")
+    ->UseRealTime()
+    ->MinTime(1.0);
+#endif
+
+// CPU-bound: the same 4 tasks of ~200 ms over 1 and 2 processes
+
+void BM_CpuBound(benchmark::State& state) {
+  static const std::uint64_t rounds =
+      bench::spin_rounds_for(std::chrono::milliseconds(200));
+  constexpr int tasks = 4;
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    pprocess::Map<std::uint64_t> results({.limit = limit});
+    auto call = results.manage(pprocess::MakeParallel(bench::spin));
+    for (int i = 0; i < tasks; ++i) {
+      call(rounds);
+    }
+    for (int i = 0; i < tasks; ++i) {
+      benchmark::DoNotOptimize(results[static_cast<std::size_t>(i)]);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * tasks);
+  state.counters["task_ms"] = 200;
+}
+BENCHMARK(BM_CpuBound)
+    ->Name("pprocess/cpu_bound")
+    ->ArgName("processes")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Iterations(2);
+
+}  // namespace
+
+BENCHMARK_MAIN();

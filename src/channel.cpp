@@ -2,6 +2,7 @@
 #include "pprocess/channel.hpp"
 
 #include <cxxabi.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -433,6 +435,17 @@ void Channel::throw_malformed(std::string_view type,
 }
 
 namespace detail {
+
+void advise_huge_pages(void* data, std::size_t bytes) noexcept {
+  constexpr std::uintptr_t huge_page = std::uintptr_t{2} << 20;
+  const auto start = reinterpret_cast<std::uintptr_t>(data);
+  const std::uintptr_t first = (start + huge_page - 1) & ~(huge_page - 1);
+  const std::uintptr_t last = (start + bytes) & ~(huge_page - 1);
+  if (last > first) {
+    (void)::madvise(reinterpret_cast<void*>(first), last - first,
+                    MADV_HUGEPAGE);
+  }
+}
 
 std::pair<std::string, std::string> describe_current_exception() {
   try {

@@ -177,6 +177,10 @@ namespace detail {
 template <class Body>
 [[noreturn]] void run_created(Channel& channel, Body&& body) noexcept;
 
+/// Asks for transparent huge pages over the 2 MiB-aligned part of a large
+/// buffer that is about to be filled (a hint: ignored where unsupported).
+void advise_huge_pages(void* data, std::size_t bytes) noexcept;
+
 /// The demangled type name and what() of the exception being handled.
 std::pair<std::string, std::string> describe_current_exception();
 
@@ -346,6 +350,13 @@ void Channel::receive_elements(Container& container, std::size_t size) {
   while (done < size) {
     std::size_t target = std::min(size, std::max(2 * done, first_step));
     target -= target % sizeof(element);
+    if (target > container.capacity() * sizeof(element)) {
+      // Fresh pages are zeroed as they are first touched; in huge pages
+      // that costs a fraction (bulk results are bound by it otherwise).
+      container.reserve(target / sizeof(element));
+      detail::advise_huge_pages(container.data(),
+                                container.capacity() * sizeof(element));
+    }
     container.resize(target / sizeof(element));
     receive_payload(reinterpret_cast<char*>(container.data()) + done,
                     target - done);

@@ -30,6 +30,13 @@ void write_seed(const std::string& path, unsigned char selector,
   }
 }
 
+/// The bytes of a frame carrying `value` (no descriptors in these seeds).
+template <class T>
+std::vector<char> frame_of(const T& value,
+                           frame_kind kind = frame_kind::value) {
+  return encode_frame(value, kind).bytes;
+}
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -45,20 +52,20 @@ int main(int argc, char* argv[]) {
     std::memcpy(bytes.data(), &header, sizeof header);
     return bytes;
   }();
-  write_seed(dir + "/int", 0, {encode_frame(42), end});
-  write_seed(dir + "/string", 1, {encode_frame(std::string("hello")), end});
+  write_seed(dir + "/int", 0, {frame_of(42), end});
+  write_seed(dir + "/string", 1, {frame_of(std::string("hello")), end});
   write_seed(dir + "/doubles", 2,
-             {encode_frame(std::vector<double>{1.5, 2.5, 3.5}), end});
+             {frame_of(std::vector<double>{1.5, 2.5, 3.5}), end});
   write_seed(dir + "/map", 3,
-             {encode_frame(std::map<std::string, int>{{"a", 1}, {"b", 2}})});
-  write_seed(dir + "/cell", 4, {encode_frame(fuzz::grid_cell{1, 2, 3.0})});
+             {frame_of(std::map<std::string, int>{{"a", 1}, {"b", 2}})});
+  write_seed(dir + "/cell", 4, {frame_of(fuzz::grid_cell{1, 2, 3.0})});
   write_seed(dir + "/variant", 5,
-             {encode_frame(std::variant<int, std::optional<std::string>>(
+             {frame_of(std::variant<int, std::optional<std::string>>(
                  std::optional<std::string>("x")))});
   write_seed(dir + "/exception", 0,
-             {encode_frame(std::pair<std::string, std::string>(
-                               "std::runtime_error", "boom"),
-                           frame_kind::exception)});
-  write_seed(dir + "/mismatch", 1, {encode_frame(7), encode_frame(7)});
+             {frame_of(std::pair<std::string, std::string>("std::runtime_error",
+                                                           "boom"),
+                       frame_kind::exception)});
+  write_seed(dir + "/mismatch", 1, {frame_of(7), frame_of(7)});
   return 0;
 }

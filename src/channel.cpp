@@ -34,6 +34,9 @@ constexpr std::chrono::milliseconds exit_status_wait{2000};
 // Type names longer than this are not something our sender produces.
 constexpr std::size_t max_name_size = 4096;
 
+// Frames with payloads up to this size are read whole in one read.
+constexpr std::size_t inline_payload_limit = 64 * 1024;
+
 // The kernel passes at most SCM_MAX_FD (253) descriptors in one message.
 constexpr std::size_t max_fds_per_frame = 253;
 
@@ -312,12 +315,6 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw ChannelError(ChannelErrc::malformed_frame,
                        "receive: not a pprocess frame header");
   }
-  std::string sent_name(header.name_size, '\0');
-  if (read_fully(fd_.get(), sent_name.data(), sent_name.size()) !=
-      sent_name.size()) {
-    throw ChannelError(ChannelErrc::truncated_frame,
-                       "receive: the stream ended inside a frame");
-  }
   if (header.payload_size > max_payload_) {
     fd_.reset();  // the stream cannot be resynchronised past this frame
     throw ChannelError(ChannelErrc::oversized_frame,
@@ -326,6 +323,17 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
                            " bytes, more than the channel accepts (" +
                            std::to_string(max_payload_) + ")");
   }
+  // A small frame's name and payload come in one read; a large payload is
+  // read straight into its destination afterwards.
+  payload_inline_ = header.payload_size <= inline_payload_limit;
+  const std::size_t first_read =
+      header.name_size + (payload_inline_ ? header.payload_size : 0);
+  buffer_.resize(first_read);
+  if (read_fully(fd_.get(), buffer_.data(), first_read) != first_read) {
+    throw ChannelError(ChannelErrc::truncated_frame,
+                       "receive: the stream ended inside a frame");
+  }
+  const std::string sent_name(buffer_.data(), header.name_size);
   if (header.kind == detail::frame_kind::end) {
     frame_done();
     fd_.reset();
@@ -335,11 +343,11 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
                            " has delivered everything");
   }
   if (header.kind == detail::frame_kind::exception) {
-    receive_payload(buffer_, header.payload_size);
+    const std::span<const char> payload = take_payload(header.payload_size);
     frame_done();
     std::pair<std::string, std::string> error;
     try {
-      if (!detail::cereal_decode(std::span<const char>(buffer_), error)) {
+      if (!detail::cereal_decode(payload, error)) {
         throw std::runtime_error("bytes left over");
       }
     } catch (const std::exception& e) {
@@ -350,7 +358,9 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw RemoteError(std::move(error.first), error.second);
   }
   if (header.type_hash != expected_hash || sent_name != expected_name) {
-    skip_payload(header.payload_size);  // keep the stream in step
+    if (!payload_inline_) {
+      skip_payload(header.payload_size);  // keep the stream in step
+    }
     if (role_ == detail::channel_role::client) {
       // Not acknowledged: this collector cannot use the value, so the
       // background process keeps it for the next one.
@@ -404,6 +414,14 @@ std::size_t Channel::read_header(detail::frame_header& header) {
     done += static_cast<std::size_t>(n);
   }
   return done;
+}
+
+std::span<const char> Channel::take_payload(std::size_t size) {
+  if (payload_inline_) {
+    return {buffer_.data() + (buffer_.size() - size), size};
+  }
+  receive_payload(buffer_, size);
+  return buffer_;
 }
 
 void Channel::receive_payload(void* data, std::size_t size) {

@@ -23,6 +23,7 @@ namespace {
 using detail::exchange_entry;
 using detail::exit_status_wait;
 using detail::reap_poll_interval;
+using detail::exit_linger_wait;
 using detail::termination_grace;
 
 /// poll() retried on EINTR with the time left; returns its result.
@@ -412,7 +413,12 @@ void Exchange::after_delivery(exchange_entry& entry) {
   } else if (options_.continuous || entry.persistent) {
     entry.delivered = true;
   } else {
-    retire(entry);  // one value per process: its work is done
+    // One value per process: its work is done and it is exiting. Waiting a
+    // moment for that here saves a round of the poll loop per process; one
+    // that lingers is reaped later from the retiring list.
+    (void)detail::channel_access::process(entry.channel)
+        .wait_for(exit_linger_wait);
+    retire(entry);
   }
 }
 

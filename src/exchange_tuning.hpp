@@ -14,6 +14,9 @@ inline constexpr std::chrono::milliseconds termination_grace{500};
 // A channel at its end belongs to a process that is exiting: the kernel
 // closes descriptors just before the process becomes reapable.
 inline constexpr std::chrono::milliseconds exit_status_wait{2000};
+// How long a process that delivered its one value is waited for before it
+// joins the list of processes reaped as they end.
+inline constexpr std::chrono::milliseconds exit_linger_wait{2};
 // Without pidfds, processes that must be reaped are polled this often.
 inline constexpr std::chrono::milliseconds reap_poll_interval{10};
 // Calls in flight per kept process: the one it runs and the next.

@@ -136,6 +136,7 @@ class [[nodiscard]] Channel {
   void send_end();
   detail::frame_header receive_header(std::string_view expected_name,
                                       std::uint64_t expected_hash);
+  std::span<const char> take_payload(std::size_t size);
   void receive_payload(void* data, std::size_t size);
   void receive_payload(std::vector<char>& buffer, std::size_t size);
   void skip_payload(std::size_t size);
@@ -151,6 +152,7 @@ class [[nodiscard]] Channel {
   detail::private_fd listener_;  // server: the listening socket
   std::string address_;          // server, client: the socket's path
   std::vector<char> buffer_;     // cereal's encodings, reused between frames
+  bool payload_inline_ = false;  // the payload came with the name, in buffer_
   std::vector<int> send_fds_;    // descriptors going with the frame sent
   std::vector<detail::unique_fd> received_fds_;  // ... and the one received
   // Frames that claim more are refused before anything is allocated.
@@ -309,23 +311,34 @@ T Channel::receive_one() {
   T value{};
   if constexpr (detail::raw_value<T>) {
     if (header.payload_size != sizeof(T)) {
-      skip_payload(header.payload_size);
+      (void)take_payload(header.payload_size);
       throw_malformed(name, "payload size differs from the type's size");
     }
-    receive_payload(&value, sizeof(T));
+    if (payload_inline_) {
+      std::memcpy(&value, take_payload(sizeof(T)).data(), sizeof(T));
+    } else {
+      receive_payload(&value, sizeof(T));
+    }
   } else if constexpr (detail::raw_sequence<T>) {
     using element = typename detail::is_raw_sequence<T>::element;
     if (header.payload_size % sizeof(element) != 0) {
-      skip_payload(header.payload_size);
+      if (!payload_inline_) {
+        skip_payload(header.payload_size);
+      }
       throw_malformed(name, "payload is not a whole number of elements");
     }
-    receive_elements(value, header.payload_size);
+    if (payload_inline_) {
+      const std::span<const char> bytes = take_payload(header.payload_size);
+      value.resize(bytes.size() / sizeof(element));
+      std::memcpy(value.data(), bytes.data(), bytes.size());
+    } else {
+      receive_elements(value, header.payload_size);
+    }
   } else {
-    receive_payload(buffer_, header.payload_size);
+    const std::span<const char> bytes = take_payload(header.payload_size);
     bool exact = false;
     try {
-      exact = detail::cereal_decode(std::span<const char>(buffer_), value,
-                                    &received_fds_);
+      exact = detail::cereal_decode(bytes, value, &received_fds_);
     } catch (const std::exception& e) {
       throw_malformed(name, e.what());
     }

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -182,6 +183,20 @@ template <class Body>
 /// Asks for transparent huge pages over the 2 MiB-aligned part of a large
 /// buffer that is about to be filled (a hint: ignored where unsupported).
 void advise_huge_pages(void* data, std::size_t bytes) noexcept;
+
+/// The next value, or nothing once the peer closed the channel: how a kept
+/// process learns that no more work will come.
+template <class T>
+std::optional<T> receive_unless_closed(Channel& channel) {
+  try {
+    return channel.receive<T>();
+  } catch (const ChannelError& e) {
+    if (e.code() == ChannelErrc::closed) {
+      return std::nullopt;
+    }
+    throw;
+  }
+}
 
 /// The demangled type name and what() of the exception being handled.
 std::pair<std::string, std::string> describe_current_exception();

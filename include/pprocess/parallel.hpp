@@ -12,6 +12,7 @@
 
 #include <concepts>
 #include <functional>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -75,18 +76,9 @@ namespace detail {
 /// result (or the exception), until the creator closes the channel.
 template <class Tuple, class F>
 void serve_calls(Channel& channel, parallel_callable<F>& callable) {
-  for (;;) {
-    Tuple args;
+  while (std::optional<Tuple> args = receive_unless_closed<Tuple>(channel)) {
     try {
-      args = channel.receive<Tuple>();
-    } catch (const ChannelError& e) {
-      if (e.code() == ChannelErrc::closed) {
-        return;  // no more calls
-      }
-      throw;
-    }
-    try {
-      std::apply([&](auto&... a) { callable(channel, a...); }, args);
+      std::apply([&](auto&... a) { callable(channel, a...); }, *args);
     } catch (const ChannelError&) {
       throw;  // the creator is gone: nothing more to serve
     } catch (...) {

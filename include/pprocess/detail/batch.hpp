@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -61,18 +62,9 @@ inline constexpr std::size_t max_batch<SharedArray<U>> = 253;
 /// creator closes the channel. An exception fails only its own element.
 template <class T, class F, class E>
 void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
-  for (;;) {
-    batch_range range;
-    try {
-      range = channel.receive<batch_range>();
-    } catch (const ChannelError& e) {
-      if (e.code() == ChannelErrc::closed) {
-        return;  // no more ranges
-      }
-      throw;
-    }
+  while (const auto range = receive_unless_closed<batch_range>(channel)) {
     batch<T> results;
-    const auto [first, last] = range;
+    const auto [first, last] = *range;
     results.values.resize(last - first);
     for (std::uint64_t i = first; i < last; ++i) {
       try {

@@ -92,8 +92,7 @@ Channel channel_access::make_client(unique_fd connection, pid_t peer,
 
 }  // namespace detail
 
-// --- persistent channels
-// ------------------------------------------------------
+// --- persistent channels ----------------------------------------------------
 //
 // A background process may lose its collector at any moment (killed, or just
 // gone), so on persistent channels every frame is acknowledged: the sender

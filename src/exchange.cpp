@@ -21,9 +21,9 @@ namespace pprocess {
 namespace {
 
 using detail::exchange_entry;
+using detail::exit_linger_wait;
 using detail::exit_status_wait;
 using detail::reap_poll_interval;
-using detail::exit_linger_wait;
 using detail::termination_grace;
 
 /// poll() retried on EINTR with the time left; returns its result.
@@ -317,7 +317,7 @@ void Exchange::task_ended(std::size_t /*task*/, std::exception_ptr error,
   }
 }
 
-// --- the poll loop -----------------------------------------------------------
+// --- the poll loop ----------------------------------------------------------
 
 void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   check_owner("store");

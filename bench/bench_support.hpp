@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Helpers shared by the benchmarks: plain POSIX I/O loops, the CPU-bound
-// loop, and a touched heap of a given size. Nothing here uses pprocess: the
-// raw baselines are built from these alone.
+// Helpers shared by the benchmarks: plain POSIX I/O loops, a child process
+// forked with a socketpair to it, the CPU-bound loop, a touched heap of a
+// given size, and the workloads and parameter series that raw_bench.cpp and
+// pprocess_bench.cpp both measure (report.py compares them by name). Nothing
+// here uses pprocess: the raw baselines are built from these alone.
 
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+
+#include <benchmark/benchmark.h>
 
 namespace bench {
 
@@ -75,6 +81,56 @@ inline void reap(pid_t pid) {
   }
 }
 
+/// poll() until something is ready, or abort.
+inline void poll_ready(pollfd* fds, std::size_t count) {
+  while (::poll(fds, count, -1) < 0) {
+    if (errno != EINTR) {
+      std::abort();
+    }
+  }
+}
+
+/// A forked child and the creator's end of a socketpair to it.
+struct child {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+/// Forks a child that runs `body(fd)` on its end of a new socketpair, then
+/// exits with _exit(0); the creator keeps the other end.
+template <class Body>
+child spawn(Body&& body) {
+  std::array<int, 2> sv{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
+    std::abort();
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::abort();
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    body(sv[1]);
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+
+/// Closes the creator's end, then waits for the child.
+inline void finish(child c) {
+  ::close(c.fd);
+  reap(c.pid);
+}
+
+/// Reads the child's answer of exactly `size` bytes, then finish()es it.
+inline void collect(child c, void* data, std::size_t size) {
+  if (!read_all(c.fd, data, size)) {
+    std::abort();
+  }
+  finish(c);
+}
+
 /// A CPU-bound loop (xorshift64) that no compiler folds away.
 inline std::uint64_t spin(std::uint64_t rounds) {
   std::uint64_t x = 88172645463325252ULL;
@@ -107,6 +163,37 @@ inline std::uint64_t spin_rounds_for(std::chrono::milliseconds target) {
                                     static_cast<double>(best_ns));
 }
 
+// --- the workloads both raw_bench.cpp and pprocess_bench.cpp measure ---
+
+/// Items and bytes of `results` bulk results of 64 MiB per iteration.
+inline void set_bulk_processed(benchmark::State& state, int results = 1) {
+  state.SetItemsProcessed(state.iterations() * results);
+  state.SetBytesProcessed(state.iterations() * results *
+                          static_cast<std::int64_t>(bulk_bytes));
+}
+
+/// Trivial tasks per iteration of the fork-per-task benchmarks.
+inline constexpr int fork_tasks_per_iteration = 100;
+
+/// The fork-per-task series: limit 1 and 2.
+inline void fork_per_task_args(benchmark::internal::Benchmark* b) {
+  b->ArgName("limit")->Arg(1)->Arg(2)->UseRealTime()->MinTime(1.0);
+}
+
+/// The CPU-bound tasks: 4 of ~200 ms each, over 1 and 2 processes.
+inline constexpr int cpu_tasks = 4;
+
+/// The rounds of spin() that make one CPU-bound task, measured once.
+inline std::uint64_t cpu_task_rounds() {
+  static const std::uint64_t rounds =
+      spin_rounds_for(std::chrono::milliseconds(200));
+  return rounds;
+}
+
+inline void cpu_bound_args(benchmark::internal::Benchmark* b) {
+  b->ArgName("processes")->Arg(1)->Arg(2)->UseRealTime()->Iterations(2);
+}
+
 /// `size` bytes of anonymous memory, every page written: the "touched heap"
 /// of the fork-cost series (page tables populated, as after real work).
 class touched_heap {
@@ -135,5 +222,28 @@ class touched_heap {
   char* data_ = nullptr;
   std::size_t size_;
 };
+
+/// The fork-cost series: `run_tasks(20, 2)` (20 trivial tasks, a fresh
+/// process each, 2 at a time) with a heap of state.range(0) MiB touched first.
+template <class RunTasks>
+void fork_heap(benchmark::State& state, RunTasks run_tasks) {
+  const touched_heap heap(static_cast<std::size_t>(state.range(0)) * mib);
+  constexpr int tasks = 20;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(run_tasks(tasks, 2));
+  }
+  state.SetItemsProcessed(state.iterations() * tasks);
+}
+
+/// The touched heaps of fork_heap: 2 MiB to 1 GiB (report.py's HEAPS_MIB).
+inline void fork_heap_args(benchmark::internal::Benchmark* b) {
+  b->ArgName("heap_mib")
+      ->Arg(2)
+      ->Arg(16)
+      ->Arg(128)
+      ->Arg(1024)
+      ->UseRealTime()
+      ->MinTime(0.5);
+}
 
 }  // namespace bench

@@ -10,18 +10,13 @@
 // Everything that forks is timed in real (wall-clock) time: the default CPU
 // timer sees only the calling thread, never the created processes.
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <deque>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -39,8 +34,6 @@
 
 namespace {
 
-using bench::mib;
-
 /// Sum of trivial(i) for i in [0, n).
 long long expected_sum(long long n) {
   return n * (n + 1) / 2;
@@ -48,7 +41,7 @@ long long expected_sum(long long n) {
 
 // fork per task: Map + manage(MakeParallel(f)), no reuse
 
-constexpr int fork_tasks_per_iteration = 100;
+using bench::fork_tasks_per_iteration;
 
 long long map_fork_tasks(int tasks, std::size_t limit) {
   pprocess::Map<int> results({.limit = limit});
@@ -76,11 +69,7 @@ void BM_MapForkPerTask(benchmark::State& state) {
 }
 BENCHMARK(BM_MapForkPerTask)
     ->Name("pprocess/map_fork_per_task")
-    ->ArgName("limit")
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->MinTime(1.0);
+    ->Apply(bench::fork_per_task_args);
 
 // The layer below the exchange: pprocess::start and one receive per task,
 // one process at a time. Tells the exchange's share of the cost from the
@@ -105,23 +94,11 @@ BENCHMARK(BM_StartPerTask)
 
 // Fork per task with the creator's heap touched first (2 MiB to 1 GiB).
 void BM_ForkHeap(benchmark::State& state) {
-  const bench::touched_heap heap(static_cast<std::size_t>(state.range(0)) *
-                                 mib);
-  constexpr int tasks = 20;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(map_fork_tasks(tasks, 2));
-  }
-  state.SetItemsProcessed(state.iterations() * tasks);
+  bench::fork_heap(state, map_fork_tasks);
 }
 BENCHMARK(BM_ForkHeap)
     ->Name("pprocess/fork_heap")
-    ->ArgName("heap_mib")
-    ->Arg(2)
-    ->Arg(16)
-    ->Arg(128)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->MinTime(0.5);
+    ->Apply(bench::fork_heap_args);
 
 // one channel, ping-pong
 
@@ -249,8 +226,6 @@ BENCHMARK(BM_Pmap)
 // bulk: 4 results of 64 MiB, 2 processes at a time
 
 constexpr int bulk_tasks = 4;
-constexpr std::int64_t bulk_bytes_per_iteration =
-    bulk_tasks * static_cast<std::int64_t>(bench::bulk_bytes);
 
 void fill_block(double* data, int seed) {
   for (std::size_t j = 0; j < bench::bulk_doubles; ++j) {
@@ -270,10 +245,14 @@ bool block_ok(const double* data, std::size_t size, int seed) {
          data[size - 1] == seed + static_cast<double>(bench::bulk_doubles - 1);
 }
 
-void BM_BulkVector(benchmark::State& state) {
+/// The blocks made by `make` (a std::vector<double> or a SharedArray<double>)
+/// as the results of a Map, limit 2.
+template <class Make>
+void BM_BulkMap(benchmark::State& state, Make make) {
+  using block_type = std::invoke_result_t<Make, int>;
   for (auto _ : state) {
-    pprocess::Map<std::vector<double>> results({.limit = 2});
-    auto call = results.manage(pprocess::MakeParallel(make_block));
+    pprocess::Map<block_type> results({.limit = 2});
+    auto call = results.manage(pprocess::MakeParallel(make));
     for (int i = 0; i < bulk_tasks; ++i) {
       call(i);
     }
@@ -284,10 +263,9 @@ void BM_BulkVector(benchmark::State& state) {
       }
     }
   }
-  state.SetItemsProcessed(state.iterations() * bulk_tasks);
-  state.SetBytesProcessed(state.iterations() * bulk_bytes_per_iteration);
+  bench::set_bulk_processed(state, bulk_tasks);
 }
-BENCHMARK(BM_BulkVector)
+BENCHMARK_CAPTURE(BM_BulkMap, vector, make_block)
     ->Name("pprocess/bulk_vector_4x64mib")
     ->UseRealTime()
     ->MinTime(1.0);
@@ -295,53 +273,33 @@ BENCHMARK(BM_BulkVector)
 // The same work by hand: each child builds a std::vector<double> and writes
 // it to a socketpair; the creator reads each, in start order, into a fresh
 // vector; 2 children at a time.
-struct bulk_child {
-  pid_t pid;
-  int fd;
-};
-
-bulk_child spawn_block(int seed) {
-  std::array<int, 2> sv{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
-    std::abort();
-  }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    std::abort();
-  }
-  if (pid == 0) {
-    ::close(sv[0]);
+bench::child spawn_block(int seed) {
+  return bench::spawn([seed](int fd) {
     const std::vector<double> block = make_block(seed);
-    bench::write_all(sv[1], block.data(), block.size() * sizeof(double));
-    ::_exit(0);
-  }
-  ::close(sv[1]);
-  return {pid, sv[0]};
+    bench::write_all(fd, block.data(), block.size() * sizeof(double));
+  });
 }
 
 void BM_BulkByHand(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<std::vector<double>> results(bulk_tasks);
-    std::deque<bulk_child> running;
+    std::deque<bench::child> running;
     int next = 0;
     for (int i = 0; i < bulk_tasks; ++i) {
       while (running.size() < 2 && next < bulk_tasks) {
         running.push_back(spawn_block(next++));
       }
-      const bulk_child c = running.front();
+      const bench::child c = running.front();
       running.pop_front();
       auto& block = results[static_cast<std::size_t>(i)];
       block.resize(bench::bulk_doubles);
-      bench::read_all(c.fd, block.data(), bench::bulk_bytes);
-      ::close(c.fd);
-      bench::reap(c.pid);
+      bench::collect(c, block.data(), bench::bulk_bytes);
       if (!block_ok(block.data(), block.size(), i)) {
         state.SkipWithError("wrong results");
       }
     }
   }
-  state.SetItemsProcessed(state.iterations() * bulk_tasks);
-  state.SetBytesProcessed(state.iterations() * bulk_bytes_per_iteration);
+  bench::set_bulk_processed(state, bulk_tasks);
 }
 BENCHMARK(BM_BulkByHand)
     ->Name("raw/bulk_by_hand_4x64mib")
@@ -355,24 +313,7 @@ pprocess::SharedArray<double> make_shared_block(int seed) {
   return block;
 }
 
-void BM_BulkSharedArray(benchmark::State& state) {
-  for (auto _ : state) {
-    pprocess::Map<pprocess::SharedArray<double>> results({.limit = 2});
-    auto call = results.manage(pprocess::MakeParallel(make_shared_block));
-    for (int i = 0; i < bulk_tasks; ++i) {
-      call(i);
-    }
-    for (int i = 0; i < bulk_tasks; ++i) {
-      const auto& block = results[static_cast<std::size_t>(i)];
-      if (!block_ok(block.data(), block.size(), i)) {
-        state.SkipWithError("wrong results");
-      }
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * bulk_tasks);
-  state.SetBytesProcessed(state.iterations() * bulk_bytes_per_iteration);
-}
-BENCHMARK(BM_BulkSharedArray)
+BENCHMARK_CAPTURE(BM_BulkMap, shared_array, make_shared_block)
     ->Name("pprocess/bulk_shared_array_4x64mib")
     ->UseRealTime()
     ->MinTime(1.0);
@@ -381,30 +322,24 @@ BENCHMARK(BM_BulkSharedArray)
 // CPU-bound: the same 4 tasks of ~200 ms over 1 and 2 processes
 
 void BM_CpuBound(benchmark::State& state) {
-  static const std::uint64_t rounds =
-      bench::spin_rounds_for(std::chrono::milliseconds(200));
-  constexpr int tasks = 4;
+  const std::uint64_t rounds = bench::cpu_task_rounds();
   const auto limit = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
     pprocess::Map<std::uint64_t> results({.limit = limit});
     auto call = results.manage(pprocess::MakeParallel(bench::spin));
-    for (int i = 0; i < tasks; ++i) {
+    for (int i = 0; i < bench::cpu_tasks; ++i) {
       call(rounds);
     }
-    for (int i = 0; i < tasks; ++i) {
+    for (int i = 0; i < bench::cpu_tasks; ++i) {
       benchmark::DoNotOptimize(results[static_cast<std::size_t>(i)]);
     }
   }
-  state.SetItemsProcessed(state.iterations() * tasks);
+  state.SetItemsProcessed(state.iterations() * bench::cpu_tasks);
   state.counters["task_ms"] = 200;
 }
 BENCHMARK(BM_CpuBound)
     ->Name("pprocess/cpu_bound")
-    ->ArgName("processes")
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->Iterations(2);
+    ->Apply(bench::cpu_bound_args);
 
 }  // namespace
 

@@ -9,11 +9,9 @@
 
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -31,38 +29,19 @@
 
 namespace {
 
-using bench::mib;
-
 // fork + one result over a socketpair + waitpid, per task
 
-struct running {
-  pid_t pid;
-  int fd;
-};
-
-running spawn_trivial(int x) {
-  std::array<int, 2> sv{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
-    std::abort();
-  }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    std::abort();
-  }
-  if (pid == 0) {
-    ::close(sv[0]);
+bench::child spawn_trivial(int x) {
+  return bench::spawn([x](int fd) {
     const int result = bench::trivial(x);
-    bench::write_all(sv[1], &result, sizeof result);
-    ::_exit(0);
-  }
-  ::close(sv[1]);
-  return {pid, sv[0]};
+    bench::write_all(fd, &result, sizeof result);
+  });
 }
 
 /// Runs `tasks` trivial tasks, one fresh process each, at most `limit` at
 /// once; returns the sum of the results.
 long long raw_fork_tasks(int tasks, std::size_t limit) {
-  std::vector<running> live;
+  std::vector<bench::child> live;
   std::vector<pollfd> fds;
   long long sum = 0;
   int next = 0;
@@ -72,25 +51,17 @@ long long raw_fork_tasks(int tasks, std::size_t limit) {
       live.push_back(spawn_trivial(next++));
     }
     fds.clear();
-    for (const running& r : live) {
-      fds.push_back({r.fd, POLLIN, 0});
+    for (const bench::child& c : live) {
+      fds.push_back({c.fd, POLLIN, 0});
     }
-    while (::poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno != EINTR) {
-        std::abort();
-      }
-    }
+    bench::poll_ready(fds.data(), fds.size());
     for (std::size_t i = fds.size(); i-- > 0;) {
       if (fds[i].revents == 0) {
         continue;
       }
       int result = 0;
-      if (!bench::read_all(live[i].fd, &result, sizeof result)) {
-        std::abort();
-      }
+      bench::collect(live[i], &result, sizeof result);
       sum += result;
-      ::close(live[i].fd);
-      bench::reap(live[i].pid);
       live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
       ++done;
     }
@@ -98,69 +69,41 @@ long long raw_fork_tasks(int tasks, std::size_t limit) {
   return sum;
 }
 
-constexpr int fork_tasks_per_iteration = 100;
-
 void BM_RawForkPerTask(benchmark::State& state) {
   const auto limit = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
-    benchmark::DoNotOptimize(raw_fork_tasks(fork_tasks_per_iteration, limit));
+    benchmark::DoNotOptimize(
+        raw_fork_tasks(bench::fork_tasks_per_iteration, limit));
   }
-  state.SetItemsProcessed(state.iterations() * fork_tasks_per_iteration);
+  state.SetItemsProcessed(state.iterations() * bench::fork_tasks_per_iteration);
 }
 BENCHMARK(BM_RawForkPerTask)
     ->Name("raw/fork_per_task")
-    ->ArgName("limit")
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->MinTime(1.0);
+    ->Apply(bench::fork_per_task_args);
 
 // The same, with the parent's heap touched first: fork copies the page
 // tables, so its cost grows with the memory the parent has written.
 void BM_RawForkHeap(benchmark::State& state) {
-  const bench::touched_heap heap(static_cast<std::size_t>(state.range(0)) *
-                                 mib);
-  constexpr int tasks = 20;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(raw_fork_tasks(tasks, 2));
-  }
-  state.SetItemsProcessed(state.iterations() * tasks);
+  bench::fork_heap(state, raw_fork_tasks);
 }
-BENCHMARK(BM_RawForkHeap)
-    ->Name("raw/fork_heap")
-    ->ArgName("heap_mib")
-    ->Arg(2)
-    ->Arg(16)
-    ->Arg(128)
-    ->Arg(1024)
-    ->UseRealTime()
-    ->MinTime(0.5);
+BENCHMARK(BM_RawForkHeap)->Name("raw/fork_heap")->Apply(bench::fork_heap_args);
 
 // socketpair ping-pong
 
 void BM_RawPingPong(benchmark::State& state) {
-  std::array<int, 2> sv{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
-    std::abort();
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(sv[0]);
+  const bench::child peer = bench::spawn([](int fd) {
     std::uint64_t value = 0;
-    while (bench::read_all(sv[1], &value, sizeof value)) {
+    while (bench::read_all(fd, &value, sizeof value)) {
       ++value;
-      bench::write_all(sv[1], &value, sizeof value);
+      bench::write_all(fd, &value, sizeof value);
     }
-    ::_exit(0);
-  }
-  ::close(sv[1]);
+  });
   std::uint64_t value = 0;
   for (auto _ : state) {
-    bench::write_all(sv[0], &value, sizeof value);
-    bench::read_all(sv[0], &value, sizeof value);
+    bench::write_all(peer.fd, &value, sizeof value);
+    bench::read_all(peer.fd, &value, sizeof value);
   }
-  ::close(sv[0]);
-  bench::reap(pid);
+  bench::finish(peer);
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RawPingPong)->Name("raw/ping_pong")->UseRealTime()->MinTime(0.5);
@@ -172,36 +115,25 @@ BENCHMARK(BM_RawPingPong)->Name("raw/ping_pong")->UseRealTime()->MinTime(0.5);
 // message per task (what a reusable process is sent per call); batch = 1000 is
 // what a batching map sends.
 
-struct worker {
-  pid_t pid = -1;
-  int fd = -1;
+struct worker : bench::child {
   std::uint32_t outstanding = 0;
 };
 
 worker spawn_pool_worker() {
-  std::array<int, 2> sv{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
-    std::abort();
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(sv[0]);
+  return {bench::spawn([](int fd) {
     std::vector<int> in;
     std::vector<int> out;
     std::uint32_t n = 0;
-    while (bench::read_all(sv[1], &n, sizeof n)) {
+    while (bench::read_all(fd, &n, sizeof n)) {
       in.resize(n);
       out.resize(n);
-      bench::read_all(sv[1], in.data(), n * sizeof(int));
+      bench::read_all(fd, in.data(), n * sizeof(int));
       for (std::uint32_t i = 0; i < n; ++i) {
         out[i] = bench::trivial(in[i]);
       }
-      bench::write_all(sv[1], out.data(), n * sizeof(int));
+      bench::write_all(fd, out.data(), n * sizeof(int));
     }
-    ::_exit(0);
-  }
-  ::close(sv[1]);
-  return {pid, sv[0], 0};
+  })};
 }
 
 class raw_pool {
@@ -239,11 +171,7 @@ class raw_pool {
         fds[i] = {workers_[i].outstanding != 0 ? workers_[i].fd : -1, POLLIN,
                   0};
       }
-      while (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno != EINTR) {
-          std::abort();
-        }
-      }
+      bench::poll_ready(fds.data(), fds.size());
       for (std::size_t i = 0; i < workers_.size(); ++i) {
         if (fds[i].revents == 0) {
           continue;
@@ -308,63 +236,79 @@ std::vector<char> warm_block() {
 }
 
 void BM_RawSocketBulk(benchmark::State& state) {
-  std::array<int, 2> sv{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv.data()) != 0) {
-    std::abort();
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(sv[0]);
+  const bench::child sender = bench::spawn([](int fd) {
     const std::vector<char> block = warm_block();
     char request = 0;
-    while (bench::read_all(sv[1], &request, 1)) {
-      bench::write_all(sv[1], block.data(), block.size());
+    while (bench::read_all(fd, &request, 1)) {
+      bench::write_all(fd, block.data(), block.size());
     }
-    ::_exit(0);
-  }
-  ::close(sv[1]);
+  });
   std::vector<char> into = warm_block();
   for (auto _ : state) {
     const char request = 1;
-    bench::write_all(sv[0], &request, 1);
-    bench::read_all(sv[0], into.data(), into.size());
+    bench::write_all(sender.fd, &request, 1);
+    bench::read_all(sender.fd, into.data(), into.size());
     benchmark::DoNotOptimize(into.data());
   }
-  ::close(sv[0]);
-  bench::reap(pid);
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(bench::bulk_bytes));
+  bench::finish(sender);
+  bench::set_bulk_processed(state);
 }
 BENCHMARK(BM_RawSocketBulk)
     ->Name("raw/socket_bulk_64mib")
     ->UseRealTime()
     ->MinTime(1.0);
 
-void* fresh_mapping(std::size_t size) {
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+// 64 MiB never touched before: anonymous memory, or a memory file (memfd,
+// MAP_SHARED): the pages a SharedArray gets.
+enum class fresh_memory { anonymous, memfd };
+
+struct fresh_block {
+  void* data;
+  int fd;  // the memory file, or -1
+};
+
+fresh_block map_fresh(fresh_memory kind) {
+  int fd = -1;
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+  if (kind == fresh_memory::memfd) {
+    fd = ::memfd_create("bench", MFD_CLOEXEC);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bench::bulk_bytes)) != 0) {
+      std::abort();
+    }
+    flags = MAP_SHARED;
+  }
+  void* p =
+      ::mmap(nullptr, bench::bulk_bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
   if (p == MAP_FAILED) {
     std::abort();
   }
-  return p;
+  return {p, fd};
+}
+
+/// Times `fill(to)` into fresh memory of `kind`, its mapping included; the
+/// unmapping is not timed.
+template <class Fill>
+void fill_fresh(benchmark::State& state, fresh_memory kind, Fill fill) {
+  for (auto _ : state) {
+    const fresh_block to = map_fresh(kind);
+    fill(to.data);
+    benchmark::DoNotOptimize(to.data);
+    state.PauseTiming();
+    ::munmap(to.data, bench::bulk_bytes);
+    if (to.fd >= 0) {
+      ::close(to.fd);
+    }
+    state.ResumeTiming();
+  }
+  bench::set_bulk_processed(state);
 }
 
 // Copy into memory never touched before: every page faults and is zeroed by
 // the kernel first. This bounds any receive into a new buffer.
 void BM_RawMemcpyFresh(benchmark::State& state) {
   const std::vector<char> from = warm_block();
-  for (auto _ : state) {
-    void* to = fresh_mapping(from.size());
-    std::memcpy(to, from.data(), from.size());
-    benchmark::DoNotOptimize(to);
-    state.PauseTiming();
-    ::munmap(to, from.size());
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(bench::bulk_bytes));
+  fill_fresh(state, fresh_memory::anonymous,
+             [&from](void* to) { std::memcpy(to, from.data(), from.size()); });
 }
 BENCHMARK(BM_RawMemcpyFresh)
     ->Name("raw/memcpy_fresh_64mib")
@@ -378,60 +322,25 @@ void BM_RawMemcpyWarm(benchmark::State& state) {
     std::memcpy(to.data(), from.data(), from.size());
     benchmark::DoNotOptimize(to.data());
   }
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(bench::bulk_bytes));
+  bench::set_bulk_processed(state);
 }
 BENCHMARK(BM_RawMemcpyWarm)
     ->Name("raw/memcpy_warm_64mib")
     ->UseRealTime()
     ->MinTime(1.0);
 
-// First touch alone: the page-fault cost of 64 MiB of new memory.
-void BM_RawFirstTouch(benchmark::State& state) {
-  for (auto _ : state) {
-    void* to = fresh_mapping(bench::bulk_bytes);
-    std::memset(to, 1, bench::bulk_bytes);
-    benchmark::DoNotOptimize(to);
-    state.PauseTiming();
-    ::munmap(to, bench::bulk_bytes);
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(bench::bulk_bytes));
+// First touch alone: the page-fault cost of 64 MiB of new memory; in a
+// memory file too, whose pages come from the page cache (shmem) and fault
+// at a higher cost than anonymous ones.
+void BM_RawFirstTouch(benchmark::State& state, fresh_memory kind) {
+  fill_fresh(state, kind,
+             [](void* to) { std::memset(to, 1, bench::bulk_bytes); });
 }
-BENCHMARK(BM_RawFirstTouch)
+BENCHMARK_CAPTURE(BM_RawFirstTouch, anonymous, fresh_memory::anonymous)
     ->Name("raw/first_touch_64mib")
     ->UseRealTime()
     ->MinTime(1.0);
-
-// The same into a memory file (memfd, MAP_SHARED): the pages a SharedArray
-// gets. Shared memory pages come from the page cache (shmem), whose faults
-// cost more than anonymous ones.
-void BM_RawFirstTouchMemfd(benchmark::State& state) {
-  for (auto _ : state) {
-    const int fd = ::memfd_create("bench", MFD_CLOEXEC);
-    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bench::bulk_bytes)) != 0) {
-      std::abort();
-    }
-    void* to = ::mmap(nullptr, bench::bulk_bytes, PROT_READ | PROT_WRITE,
-                      MAP_SHARED, fd, 0);
-    if (to == MAP_FAILED) {
-      std::abort();
-    }
-    std::memset(to, 1, bench::bulk_bytes);
-    benchmark::DoNotOptimize(to);
-    state.PauseTiming();
-    ::munmap(to, bench::bulk_bytes);
-    ::close(fd);
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(bench::bulk_bytes));
-}
-BENCHMARK(BM_RawFirstTouchMemfd)
+BENCHMARK_CAPTURE(BM_RawFirstTouch, memfd, fresh_memory::memfd)
     ->Name("raw/first_touch_memfd_64mib")
     ->UseRealTime()
     ->MinTime(1.0);
@@ -442,12 +351,10 @@ BENCHMARK(BM_RawFirstTouchMemfd)
 // keep a core busy, this drops below 2 as much as pprocess's does.
 
 void BM_RawCpuBound(benchmark::State& state) {
-  static const std::uint64_t rounds =
-      bench::spin_rounds_for(std::chrono::milliseconds(200));
-  constexpr int tasks = 4;
+  const std::uint64_t rounds = bench::cpu_task_rounds();
   const auto limit = static_cast<int>(state.range(0));
   for (auto _ : state) {
-    for (int first = 0; first < tasks; first += limit) {
+    for (int first = 0; first < bench::cpu_tasks; first += limit) {
       std::array<pid_t, 2> pids{};
       for (int i = 0; i < limit; ++i) {
         pids[static_cast<std::size_t>(i)] = ::fork();
@@ -462,15 +369,9 @@ void BM_RawCpuBound(benchmark::State& state) {
       }
     }
   }
-  state.SetItemsProcessed(state.iterations() * tasks);
+  state.SetItemsProcessed(state.iterations() * bench::cpu_tasks);
 }
-BENCHMARK(BM_RawCpuBound)
-    ->Name("raw/cpu_bound")
-    ->ArgName("processes")
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->Iterations(2);
+BENCHMARK(BM_RawCpuBound)->Name("raw/cpu_bound")->Apply(bench::cpu_bound_args);
 
 // a std::thread pool of 2 threads, trivial tasks
 //

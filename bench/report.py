@@ -181,24 +181,25 @@ HEAPS_MIB = [2, 16, 128, 1024]
 PMAP_SIZES = [1_000_000, 100_000, 10_000]
 
 
-def time_ratio(results, numerator, denominator):
-    """How many times the per-item time of `numerator` is that of
+def ratio(results, measure, numerator, denominator):
+    """`measure` (a Results method) of `numerator` over that of
     `denominator`; with a note naming what is missing."""
-    a = results.seconds_per_item(numerator)
-    b = results.seconds_per_item(denominator)
+    a = measure(numerator)
+    b = measure(denominator)
     if a is None or b is None:
         missing = numerator if a is None else denominator
         return None, f"{missing}: {results.why_missing(missing)}"
     return a / b, ""
+
+
+def time_ratio(results, numerator, denominator):
+    """How many times the per-item time of `numerator` is that of
+    `denominator`."""
+    return ratio(results, results.seconds_per_item, numerator, denominator)
 
 
 def rate_ratio(results, numerator, denominator):
-    a = results.bytes_per_second(numerator)
-    b = results.bytes_per_second(denominator)
-    if a is None or b is None:
-        missing = numerator if a is None else denominator
-        return None, f"{missing}: {results.why_missing(missing)}"
-    return a / b, ""
+    return ratio(results, results.bytes_per_second, numerator, denominator)
 
 
 def largest_pmap(results):

@@ -27,7 +27,9 @@ void check(bool ok, const char* what) {
   }
 }
 
-int square(int x) { return x * x; }
+int square(int x) {
+  return x * x;
+}
 
 class Sum : public pprocess::Exchange {
  public:
@@ -52,15 +54,15 @@ int main() {
   check(created.receive<std::map<std::string, int>>().at("hello") == 1,
         "create/send/receive");
 
-  auto started = pprocess::start(
-      [](pprocess::Channel& ch, int n) { ch.send(std::vector<double>(n, 0.5)); },
-      3);
+  auto started =
+      pprocess::start([](pprocess::Channel& ch,
+                         int n) { ch.send(std::vector<double>(n, 0.5)); },
+                      3);
   check(started.receive<std::vector<double>>().size() == 3, "start");
 
   // Errors travel.
-  auto failing = pprocess::start([](pprocess::Channel&) {
-    throw std::out_of_range("too far");
-  });
+  auto failing = pprocess::start(
+      [](pprocess::Channel&) { throw std::out_of_range("too far"); });
   try {
     (void)failing.receive<int>();
     check(false, "RemoteError expected");

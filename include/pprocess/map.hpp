@@ -24,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include <pprocess/detail/stable_vector.hpp>
 #include <pprocess/exchange.hpp>
 #include <pprocess/parallel.hpp>
 
@@ -109,7 +110,7 @@ class Map : public Exchange {
 
   slot& slot_at(std::size_t index) {
     if (results_.size() <= index) {
-      results_.resize(index + 1);
+      results_.grow_to(index + 1);
     }
     return results_[index];
   }
@@ -121,7 +122,7 @@ class Map : public Exchange {
     slot_at(task) = std::move(error);
   }
 
-  std::deque<slot> results_;  // a deque: references stay valid as it grows
+  detail::stable_vector<slot> results_;  // references stay valid as it grows
 };
 
 template <class T>

@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench fuzz format clean
+.PHONY: all deps build test asan demo bench fuzz format clean
 
 all: build
 
@@ -16,6 +16,13 @@ build: deps
 
 test: build
 	ctest --preset dev -j $(JOBS)
+
+# The tests under AddressSanitizer and UndefinedBehaviorSanitizer (the fuzz,
+# install and layout checks have their own builds and are left out).
+asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS) -E "^(fuzz|install|lint)[.]"
 
 demo: deps
 	cmake --preset release

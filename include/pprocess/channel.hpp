@@ -345,7 +345,9 @@ T Channel::receive_one() {
     if (payload_inline_) {
       const std::span<const char> bytes = take_payload(header.payload_size);
       value.resize(bytes.size() / sizeof(element));
-      std::memcpy(value.data(), bytes.data(), bytes.size());
+      if (!bytes.empty()) {  // an empty vector's data() may be null
+        std::memcpy(value.data(), bytes.data(), bytes.size());
+      }
     } else {
       receive_elements(value, header.payload_size);
     }

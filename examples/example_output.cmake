@@ -129,3 +129,26 @@ function(example_time_taken out error)
   set(${out} ${taken_us} PARENT_SCOPE)
   set(${error} "" PARENT_SCOPE)
 endfunction()
+
+# example_check_output(<output> <taken_us> <error>)
+#
+# The checks every run that prints a grid must pass: nothing printed twice,
+# exactly the N x N grid, and one "Time taken: S". <error> = "" and
+# <taken_us> = S in microseconds, or <error> = the first thing wrong.
+function(example_check_output output taken_us error)
+  example_read_output("${output}")
+  if(NOT EXAMPLE_DUPLICATE STREQUAL "")
+    set(${error}
+        "example printed '${EXAMPLE_DUPLICATE}' more than once (output copied by a fork?)"
+        PARENT_SCOPE)
+    return()
+  endif()
+  example_check_grid(${N} grid_error)
+  if(NOT grid_error STREQUAL "")
+    set(${error} "${grid_error}" PARENT_SCOPE)
+    return()
+  endif()
+  example_time_taken(taken time_error)
+  set(${taken_us} "${taken}" PARENT_SCOPE)
+  set(${error} "${time_error}" PARENT_SCOPE)
+endfunction()

@@ -348,7 +348,6 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
 
   struct event {
     exchange_entry* entry;
-    bool readable;
     bool ended;
   };
   std::vector<event> events;
@@ -356,7 +355,7 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
     const bool readable = fds[2 * i].revents != 0;
     const bool ended = fds[2 * i + 1].revents != 0;
     if (readable || ended) {
-      events.push_back({active_[i].get(), readable, ended});
+      events.push_back({active_[i].get(), ended});
     }
   }
   for (const event& e : events) {
@@ -366,13 +365,13 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
         std::any_of(active_.begin(), active_.end(),
                     [&](const auto& entry) { return entry.get() == e.entry; });
     if (still_active) {
-      serve(*e.entry, e.readable, e.ended);
+      serve(*e.entry, e.ended);
     }
   }
   schedule();
 }
 
-void Exchange::serve(exchange_entry& entry, bool readable, bool ended) {
+void Exchange::serve(exchange_entry& entry, bool ended) {
   char byte = 0;
   ssize_t n = 0;
   do {
@@ -395,7 +394,6 @@ void Exchange::serve(exchange_entry& entry, bool readable, bool ended) {
     // something else (a process it created) still holds its end open.
     end_process(entry);
   }
-  (void)readable;
 }
 
 void Exchange::after_delivery(exchange_entry& entry) {

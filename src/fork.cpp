@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include <pprocess/detail/private_fd.hpp>
 
@@ -38,6 +39,35 @@ void flush_streams() noexcept {
   (void)std::fflush(nullptr);
 }
 
+/// The fork itself, with the library's tables kept straight around it:
+/// locked before, so that no other thread leaves them half-changed in the
+/// created process; there, our creator's children and channels are
+/// forgotten or hidden; in the creator, the new pid is listed if it is to be
+/// reaped through the table (`listed`).
+/// @returns fork()'s result
+pid_t fork_process(const char* what, bool listed) {
+  flush_streams();
+  detail::lock_table_for_fork();
+  detail::lock_private_fds_for_fork();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    detail::unlock_private_fds_in_creator();
+    detail::unlock_table_in_creator(0);
+    throw detail::os_error(error, std::string(what) + ": fork");
+  }
+  if (pid == 0) {
+    // Our siblings' channels and pidfds are our creator's business: keeping
+    // copies would keep those channels open after the creator closes them.
+    detail::hide_private_fds_in_created();
+    detail::unlock_table_in_created();
+  } else {
+    detail::unlock_private_fds_in_creator();
+    detail::unlock_table_in_creator(listed ? pid : 0);
+  }
+  return pid;
+}
+
 }  // namespace
 
 Channel create() {
@@ -48,22 +78,9 @@ Channel create() {
   detail::unique_fd creator_end(fds[0]);
   detail::unique_fd created_end(fds[1]);
 
-  flush_streams();
   const pid_t creator = ::getpid();
-  detail::lock_table_for_fork();
-  detail::lock_private_fds_for_fork();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int error = errno;
-    detail::unlock_private_fds_in_creator();
-    detail::unlock_table_in_creator(0);
-    throw detail::os_error(error, "create: fork");
-  }
+  const pid_t pid = fork_process("create", true);
   if (pid == 0) {
-    // Our siblings' channels and pidfds are our creator's business: keeping
-    // copies would keep those channels open after the creator closes them.
-    detail::hide_private_fds_in_created();
-    detail::unlock_table_in_created();
     creator_end.reset();
     // End with the creator, even if it dies by SIGKILL. The signal is sent
     // when the creating *thread* ends: see docs/fork-safety.md.
@@ -73,8 +90,6 @@ Channel create() {
     }
     return detail::channel_access::make(std::move(created_end), {});
   }
-  detail::unlock_private_fds_in_creator();
-  detail::unlock_table_in_creator(pid);
   created_end.reset();
   return detail::channel_access::make(std::move(creator_end),
                                       detail::child(pid));
@@ -91,19 +106,9 @@ pid_t fork_detached(int listener) {
   }
   unique_fd pid_reader(pipe_fds[0]);
   unique_fd pid_writer(pipe_fds[1]);
-  flush_streams();
-  lock_table_for_fork();
-  lock_private_fds_for_fork();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int error = errno;
-    unlock_private_fds_in_creator();
-    unlock_table_in_creator(0);
-    throw os_error(error, "starting a background process: fork");
-  }
+  // Not listed: this intermediate process is reaped right here.
+  const pid_t pid = fork_process("starting a background process", false);
   if (pid == 0) {
-    hide_private_fds_in_created();
-    unlock_table_in_created();
     pid_reader.reset();
     // Detach: a session of our own, then fork again so that the background
     // process is no session leader (it can never acquire a terminal) and is
@@ -137,8 +142,6 @@ pid_t fork_detached(int listener) {
     }
     return 0;
   }
-  unlock_private_fds_in_creator();
-  unlock_table_in_creator(0);  // the intermediate process is reaped here
   pid_writer.reset();
   pid_t daemon = -1;
   ssize_t got = 0;

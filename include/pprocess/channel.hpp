@@ -282,18 +282,8 @@ void Channel::send(const T& value) {
   static_assert(serializable<T>, PPROCESS_NOT_SERIALIZABLE_MESSAGE);
   send_fds_.clear();
   constexpr std::string_view name = detail::type_name<T>();
-  std::span<const char> payload;
-  if constexpr (detail::raw_value<T>) {
-    payload = {reinterpret_cast<const char*>(&value), sizeof(T)};
-  } else if constexpr (detail::raw_sequence<T>) {
-    using element = typename detail::is_raw_sequence<T>::element;
-    payload = {reinterpret_cast<const char*>(value.data()),
-               value.size() * sizeof(element)};
-  } else {
-    buffer_.clear();
-    detail::cereal_encode(value, buffer_, &send_fds_);
-    payload = buffer_;
-  }
+  const std::span<const char> payload =
+      detail::payload_of(value, buffer_, send_fds_);
   const detail::frame_header header = detail::header_for<T>(payload.size());
   const std::span<const char> parts[] = {
       {reinterpret_cast<const char*>(&header), sizeof header},

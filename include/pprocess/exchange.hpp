@@ -297,7 +297,7 @@ class Exchange {
                            const std::exception_ptr& error);
   void release_workers() noexcept;
   bool retire_idle_worker();
-  void serve(detail::exchange_entry& entry, bool readable, bool ended);
+  void serve(detail::exchange_entry& entry, bool ended);
   void after_delivery(detail::exchange_entry& entry);
   void end_process(detail::exchange_entry& entry);
   void retire(detail::exchange_entry& entry);

@@ -237,33 +237,44 @@ struct encoded_frame {
 /// Duplicates `fds` (close-on-exec) for an encoded_frame to own.
 std::vector<unique_fd> duplicate_fds(std::span<const int> fds);
 
+/// The payload of a frame carrying `value`: the value's own bytes for raw
+/// values and raw sequences (nothing copied); otherwise cereal's encoding,
+/// written into `scratch`, with the descriptors that travel with it
+/// appended to `fds` (borrowed).
+template <class T>
+std::span<const char> payload_of(const T& value, std::vector<char>& scratch,
+                                 std::vector<int>& fds) {
+  if constexpr (raw_value<T>) {
+    return {reinterpret_cast<const char*>(&value), sizeof(T)};
+  } else if constexpr (raw_sequence<T>) {
+    using element = typename is_raw_sequence<T>::element;
+    return {reinterpret_cast<const char*>(value.data()),
+            value.size() * sizeof(element)};
+  } else {
+    scratch.clear();
+    cereal_encode(value, scratch, &fds);
+    return scratch;
+  }
+}
+
 /// A whole frame carrying `value`: for values that are stored before they
 /// are sent (the queued calls of a reusable process, exceptions).
 template <class T>
 encoded_frame encode_frame(const T& value,
                            frame_kind kind = frame_kind::value) {
   constexpr std::string_view name = type_name<T>();
+  std::vector<char> scratch;
+  std::vector<int> borrowed;
+  const std::span<const char> payload = payload_of(value, scratch, borrowed);
+  const frame_header header = header_for<T>(payload.size(), kind);
   encoded_frame frame;
-  frame.bytes.resize(sizeof(frame_header) + name.size());
-  std::copy(name.begin(), name.end(),
-            frame.bytes.begin() + sizeof(frame_header));
-  std::size_t payload = 0;
-  if constexpr (raw_value<T>) {
-    const auto* bytes = reinterpret_cast<const char*>(&value);
-    frame.bytes.insert(frame.bytes.end(), bytes, bytes + sizeof(T));
-    payload = sizeof(T);
-  } else if constexpr (raw_sequence<T>) {
-    const auto* bytes = reinterpret_cast<const char*>(value.data());
-    payload = value.size() * sizeof(typename is_raw_sequence<T>::element);
-    frame.bytes.insert(frame.bytes.end(), bytes, bytes + payload);
-  } else {
-    std::vector<int> borrowed;
-    cereal_encode(value, frame.bytes, &borrowed);
-    frame.fds = duplicate_fds(borrowed);
-    payload = frame.bytes.size() - sizeof(frame_header) - name.size();
-  }
-  const frame_header header = header_for<T>(payload, kind);
-  std::memcpy(frame.bytes.data(), &header, sizeof header);
+  frame.bytes.reserve(sizeof header + name.size() + payload.size());
+  const auto* header_bytes = reinterpret_cast<const char*>(&header);
+  frame.bytes.insert(frame.bytes.end(), header_bytes,
+                     header_bytes + sizeof header);
+  frame.bytes.insert(frame.bytes.end(), name.begin(), name.end());
+  frame.bytes.insert(frame.bytes.end(), payload.begin(), payload.end());
+  frame.fds = duplicate_fds(borrowed);
   return frame;
 }
 

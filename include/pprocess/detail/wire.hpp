@@ -268,12 +268,15 @@ encoded_frame encode_frame(const T& value,
   const std::span<const char> payload = payload_of(value, scratch, borrowed);
   const frame_header header = header_for<T>(payload.size(), kind);
   encoded_frame frame;
-  frame.bytes.reserve(sizeof header + name.size() + payload.size());
-  const auto* header_bytes = reinterpret_cast<const char*>(&header);
-  frame.bytes.insert(frame.bytes.end(), header_bytes,
-                     header_bytes + sizeof header);
-  frame.bytes.insert(frame.bytes.end(), name.begin(), name.end());
-  frame.bytes.insert(frame.bytes.end(), payload.begin(), payload.end());
+  frame.bytes.resize(sizeof header + name.size() + payload.size());
+  char* out = frame.bytes.data();
+  std::memcpy(out, &header, sizeof header);
+  out += sizeof header;
+  std::memcpy(out, name.data(), name.size());
+  out += name.size();
+  if (!payload.empty()) {  // an empty payload's data() may be null
+    std::memcpy(out, payload.data(), payload.size());
+  }
   frame.fds = duplicate_fds(borrowed);
   return frame;
 }

@@ -670,6 +670,12 @@ OPTIMIZATIONS = [
     ("Reuse: two calls in flight per kept process",
      "Queued calls through `manage` went past the raw one-message-per-task "
      "pool (1.11x-1.13x): a kept process never waits for its next call."),
+    ("Reuse: short calls several to a write (as many as run in about 2 ms, "
+     "up to 256), and read-ahead on the channels of kept processes (one read "
+     "takes every frame that has arrived)",
+     "Queued calls through `manage` from 89 k to 650 k calls/s (11.2 to 1.5 "
+     "µs a call), about 10x the raw one-message-per-task pool; one call at a "
+     "time unchanged."),
     ("pmap on a pool forked at the call, sending ranges, with adaptive range "
      "sizes",
      "1M trivial tasks: from a process per element (hundreds of µs each) to "

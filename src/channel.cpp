@@ -40,6 +40,29 @@ constexpr std::size_t inline_payload_limit = 64 * 1024;
 // The kernel passes at most SCM_MAX_FD (253) descriptors in one message.
 constexpr std::size_t max_fds_per_frame = 253;
 
+// A read-ahead channel reads up to this much at once.
+constexpr std::size_t read_ahead_capacity = 64 * 1024;
+
+/// Control space for the most descriptors one message can carry.
+using fd_control =
+    std::array<char, CMSG_SPACE(sizeof(int) * max_fds_per_frame)>;
+
+/// Takes ownership of the descriptors `message` brought (close-on-exec, as
+/// recvmsg was asked for).
+void collect_fds(msghdr& message, std::vector<detail::unique_fd>& into) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+       c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t k = 0; k < count; ++k) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+        into.emplace_back(fd);
+      }
+    }
+  }
+}
+
 /// Reads exactly `size` bytes; returns how many arrived before end-of-file.
 std::size_t read_fully(int fd, char* data, std::size_t size) {
   std::size_t done = 0;
@@ -61,6 +84,9 @@ std::size_t read_fully(int fd, char* data, std::size_t size) {
 void Channel::close() noexcept {
   fd_.reset();
   received_fds_.clear();
+  ahead_ = {};
+  ahead_begin_ = ahead_end_ = 0;
+  ahead_fds_.clear();
   if (listener_) {
     // A background process that is done: nobody is to connect any more.
     (void)::unlink(address_.c_str());
@@ -70,6 +96,28 @@ void Channel::close() noexcept {
 }
 
 namespace detail {
+
+channel_access::input channel_access::poll_input(Channel& channel) {
+  if (buffered(channel) > 0) {
+    return input::value;
+  }
+  if (channel.read_ahead_) {
+    const long n = channel.fill_ahead(MSG_DONTWAIT);
+    return n > 0 ? input::value : n == 0 ? input::end : input::none;
+  }
+  char byte = 0;
+  ssize_t n = 0;
+  do {
+    n = ::recv(channel.fileno(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    return input::value;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    return input::none;
+  }
+  return input::end;  // the end, or a broken channel
+}
 
 Channel channel_access::make_server(unique_fd listener,
                                     std::string address) noexcept {
@@ -328,7 +376,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
   const std::size_t first_read =
       header.name_size + (payload_inline_ ? header.payload_size : 0);
   buffer_.resize(first_read);
-  if (read_fully(fd_.get(), buffer_.data(), first_read) != first_read) {
+  if (read_bytes(buffer_.data(), first_read) != first_read) {
     throw ChannelError(ChannelErrc::truncated_frame,
                        "receive: the stream ended inside a frame");
   }
@@ -376,12 +424,32 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
 }
 
 std::size_t Channel::read_header(detail::frame_header& header) {
-  // recvmsg, not read: descriptors sent with a frame arrive with its first
-  // bytes, and read() would silently close them.
   received_fds_.clear();
   auto* data = reinterpret_cast<char*>(&header);
+  if (read_ahead_) {
+    const std::uint64_t start = stream_read_ - (ahead_end_ - ahead_begin_);
+    const std::size_t got = read_bytes(data, sizeof header);
+    if (got == sizeof header) {
+      // The descriptors that came with this frame: those brought by a read
+      // that ended inside it. Older ones (of a frame whose decoding failed
+      // before it took them) are closed.
+      const std::uint64_t end =
+          start + sizeof header + header.name_size + header.payload_size;
+      while (!ahead_fds_.empty() && ahead_fds_.front().first < end) {
+        if (ahead_fds_.front().first >= start) {
+          for (auto& fd : ahead_fds_.front().second) {
+            received_fds_.push_back(std::move(fd));
+          }
+        }
+        ahead_fds_.pop_front();
+      }
+    }
+    return got;
+  }
+  // recvmsg, not read: descriptors sent with a frame arrive with its first
+  // bytes, and read() would silently close them.
   std::size_t done = 0;
-  std::array<char, CMSG_SPACE(sizeof(int) * max_fds_per_frame)> control{};
+  fd_control control{};
   while (done < sizeof header) {
     iovec iov{data + done, sizeof header - done};
     msghdr message{};
@@ -396,23 +464,80 @@ std::size_t Channel::read_header(detail::frame_header& header) {
       }
       throw detail::channel_os_error(errno, "receive");
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
-         c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t k = 0; k < count; ++k) {
-          int fd = -1;
-          std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-          received_fds_.emplace_back(fd);
-        }
-      }
-    }
+    collect_fds(message, received_fds_);
     if (n == 0) {
       break;
     }
     done += static_cast<std::size_t>(n);
   }
   return done;
+}
+
+std::size_t Channel::read_bytes(char* data, std::size_t size) {
+  if (!read_ahead_) {
+    return read_fully(fd_.get(), data, size);
+  }
+  std::size_t done = 0;
+  while (done < size) {
+    if (ahead_begin_ == ahead_end_) {
+      if (size - done >= read_ahead_capacity) {
+        // The rest of a large payload: straight into place. It lies inside
+        // the current frame, whose descriptors came with its first bytes.
+        const std::size_t n = read_fully(fd_.get(), data + done, size - done);
+        stream_read_ += n;
+        return done + n;
+      }
+      if (fill_ahead(0) == 0) {
+        break;
+      }
+    }
+    const std::size_t n = std::min(size - done, ahead_end_ - ahead_begin_);
+    std::memcpy(data + done, ahead_.data() + ahead_begin_, n);
+    ahead_begin_ += n;
+    done += n;
+  }
+  return done;
+}
+
+long Channel::fill_ahead(int flags) {
+  if (ahead_begin_ == ahead_end_) {
+    ahead_begin_ = ahead_end_ = 0;
+  } else if (ahead_begin_ > 0) {
+    std::memmove(ahead_.data(), ahead_.data() + ahead_begin_,
+                 ahead_end_ - ahead_begin_);
+    ahead_end_ -= ahead_begin_;
+    ahead_begin_ = 0;
+  }
+  if (ahead_.size() < read_ahead_capacity) {
+    ahead_.resize(read_ahead_capacity);
+  }
+  fd_control control{};
+  iovec iov{ahead_.data() + ahead_end_, ahead_.size() - ahead_end_};
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  ssize_t n = 0;
+  do {
+    n = ::recvmsg(fd_.get(), &message, MSG_CMSG_CLOEXEC | flags);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if ((flags & MSG_DONTWAIT) != 0) {
+      // Nothing yet (-1), or a broken channel, which reads as its end.
+      return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : 0;
+    }
+    throw detail::channel_os_error(errno, "receive");
+  }
+  std::vector<detail::unique_fd> fds;
+  collect_fds(message, fds);
+  const auto got = static_cast<std::size_t>(n);
+  if (!fds.empty() && got > 0) {
+    ahead_fds_.emplace_back(stream_read_ + got - 1, std::move(fds));
+  }
+  ahead_end_ += got;
+  stream_read_ += got;
+  return static_cast<long>(got);
 }
 
 std::span<const char> Channel::take_payload(std::size_t size) {
@@ -424,7 +549,7 @@ std::span<const char> Channel::take_payload(std::size_t size) {
 }
 
 void Channel::receive_payload(void* data, std::size_t size) {
-  if (read_fully(fd_.get(), static_cast<char*>(data), size) != size) {
+  if (read_bytes(static_cast<char*>(data), size) != size) {
     throw ChannelError(ChannelErrc::truncated_frame,
                        "receive: the stream ended inside a frame");
   }

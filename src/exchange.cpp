@@ -225,9 +225,15 @@ std::vector<Channel*> Exchange::ready(
   if (fds.empty()) {
     return channels;
   }
-  poll_for(fds, timeout);
+  // Values read ahead are ready now.
+  const bool buffered =
+      std::any_of(active_.begin(), active_.end(), [](const auto& entry) {
+        return detail::channel_access::buffered(entry->channel) > 0;
+      });
+  poll_for(fds, buffered ? std::chrono::milliseconds(0) : timeout);
   for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i].revents != 0) {
+    if (fds[i].revents != 0 ||
+        detail::channel_access::buffered(active_[i]->channel) > 0) {
       channels.push_back(&active_[i]->channel);
     }
   }
@@ -324,7 +330,9 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   schedule();
   std::vector<pollfd> fds;
   bool needs_ticks = false;
+  bool buffered = false;  // values read ahead are there without waiting
   for (auto& entry : active_) {
+    buffered = buffered || detail::channel_access::buffered(entry->channel) > 0;
     fds.push_back({entry->channel.fileno(), POLLIN, 0});
     const int pidfd =
         detail::channel_access::process(entry->channel).pollable();
@@ -340,7 +348,10 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   if (needs_ticks && (!timeout || *timeout > reap_poll_interval)) {
     timeout = reap_poll_interval;
   }
-  if (poll_for(fds, timeout) == 0) {
+  if (buffered) {
+    timeout = std::chrono::milliseconds(0);
+  }
+  if (poll_for(fds, timeout) == 0 && !buffered) {
     reap_retiring(false);
     return;
   }
@@ -352,7 +363,9 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   };
   std::vector<event> events;
   for (std::size_t i = 0; i < active_.size(); ++i) {
-    const bool readable = fds[2 * i].revents != 0;
+    const bool readable =
+        fds[2 * i].revents != 0 ||
+        detail::channel_access::buffered(active_[i]->channel) > 0;
     const bool ended = fds[2 * i + 1].revents != 0;
     if (readable || ended) {
       events.push_back({active_[i].get(), ended});
@@ -372,27 +385,35 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
 }
 
 void Exchange::serve(exchange_entry& entry, bool ended) {
-  char byte = 0;
-  ssize_t n = 0;
-  do {
-    n = ::recv(entry.channel.fileno(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    if (entry.persistent && detail::channel_access::take_end(entry.channel)) {
-      retire(entry);  // the background process delivered everything
-      return;
+  using input = detail::channel_access::input;
+  for (;;) {
+    const input state = detail::channel_access::poll_input(entry.channel);
+    if (state == input::value) {
+      if (entry.persistent && detail::channel_access::take_end(entry.channel)) {
+        retire(entry);  // the background process delivered everything
+        return;
+      }
+      try {
+        store_data(entry.channel);
+      } catch (...) {
+        if (is_active(entry)) {
+          after_delivery(entry);
+        }
+        throw;
+      }
+      after_delivery(entry);  // may retire the entry
+      // A channel that reads ahead may hold further values: take them now,
+      // not one per round of the poll loop.
+      if (is_active(entry) &&
+          detail::channel_access::buffered(entry.channel) > 0) {
+        continue;
+      }
+    } else if (state == input::end || ended) {
+      // The end of the channel, a broken one, or a process that died while
+      // something else (a process it created) still holds its end open.
+      end_process(entry);
     }
-    try {
-      store_data(entry.channel);
-    } catch (...) {
-      after_delivery(entry);
-      throw;
-    }
-    after_delivery(entry);
-  } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || ended) {
-    // The end of the channel, a broken one, or a process that died while
-    // something else (a process it created) still holds its end open.
-    end_process(entry);
+    return;
   }
 }
 
@@ -407,7 +428,15 @@ void Exchange::after_delivery(exchange_entry& entry) {
       entry.calls.pop_front();
     }
     entry.delivered = false;
-    feed(entry);  // may retire the entry: nothing may follow
+    detail::worker_pool& pool = pools_[entry.pool];
+    const auto now = std::chrono::steady_clock::now();
+    pool.record(now - entry.last_delivery);
+    entry.last_delivery = now;
+    // Calls go out in batches: when half of those in flight are done (with
+    // two in flight, after each).
+    if (entry.tasks.size() <= pool.depth / 2) {
+      feed(entry);  // may retire the entry: nothing may follow
+    }
   } else if (options_.continuous || entry.persistent) {
     entry.delivered = true;
   } else {

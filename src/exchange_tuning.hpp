@@ -19,9 +19,14 @@ inline constexpr std::chrono::milliseconds exit_status_wait{2000};
 inline constexpr std::chrono::milliseconds exit_linger_wait{2};
 // Without pidfds, processes that must be reaped are polled this often.
 inline constexpr std::chrono::milliseconds reap_poll_interval{10};
-// Calls in flight per kept process: the one it runs and the next.
+// Calls in flight per kept process: at least the one it runs and the next;
+// short calls, as many as run in pipeline_target, up to max_pipeline_depth
+// (each call is one part of a gather write: well under IOV_MAX).
 inline constexpr std::size_t pipeline_depth = 2;
-// Only calls this small are queued behind a running one (see feed()).
+inline constexpr std::size_t max_pipeline_depth = 256;
+inline constexpr std::chrono::milliseconds pipeline_target{2};
+// The calls queued behind a running one take at most this many bytes (see
+// feed()).
 inline constexpr std::size_t pipeline_frame_limit = 64 * 1024;
 // How long an adaptive pmap range aims to run.
 inline constexpr std::chrono::milliseconds batch_target{5};

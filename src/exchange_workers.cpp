@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 //
 // Exchange: the queue of waiting work and the kept (reusable) processes that
-// serve calls, two in flight each.
+// serve calls: two in flight each, or as many as run in a few milliseconds
+// when calls are short, sent in one write.
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <pprocess/exchange.hpp>
 
@@ -15,8 +17,10 @@
 namespace pprocess {
 
 using detail::exchange_entry;
+using detail::max_pipeline_depth;
 using detail::pipeline_depth;
 using detail::pipeline_frame_limit;
+using detail::pipeline_target;
 
 std::size_t Exchange::pool_for(const detail::pool_key& key,
                                detail::deferred_start spawn) {
@@ -90,22 +94,44 @@ bool Exchange::feed(exchange_entry& worker) {
     }
     return false;
   }
+  const std::size_t depth = pools_[worker.pool].depth;
+  // A call queued behind another must fit in the socket's buffer with the
+  // others queued: a process busy sending a large result could otherwise
+  // block on us while we block sending it calls.
+  std::size_t queued_bytes = 0;
+  for (std::size_t k = 1; k < worker.calls.size(); ++k) {
+    queued_bytes += worker.calls[k].bytes.size();
+  }
   bool fed = false;
-  while (worker.tasks.size() < pipeline_depth) {
-    const bool pipelined = !worker.tasks.empty();
-    const auto call =
-        std::find_if(waiting_.begin(), waiting_.end(), [&](const auto& work) {
-          // A call queued behind another must fit in the socket's buffer:
-          // a process busy sending a large result could otherwise block on
-          // us while we block sending it a large call.
-          return work.pool == worker.pool &&
-                 (!pipelined || work.call.bytes.size() <= pipeline_frame_limit);
-        });
-    if (call == waiting_.end()) {
+  std::vector<detail::waiting_work*> batch;
+  std::vector<std::size_t> picked;  // their places in waiting_
+  while (worker.tasks.size() < depth) {
+    batch.clear();
+    picked.clear();
+    for (std::size_t i = 0;
+         i < waiting_.size() && worker.tasks.size() + batch.size() < depth;
+         ++i) {
+      detail::waiting_work& work = waiting_[i];
+      if (work.pool != worker.pool) {
+        continue;
+      }
+      const std::size_t size = work.call.bytes.size();
+      const bool behind = !worker.tasks.empty() || !batch.empty();
+      if ((behind && queued_bytes + size > pipeline_frame_limit) ||
+          (!batch.empty() && !work.call.fds.empty())) {
+        break;  // calls go in order; descriptors start a write of their own
+      }
+      if (behind) {
+        queued_bytes += size;
+      }
+      batch.push_back(&work);
+      picked.push_back(i);
+    }
+    if (batch.empty()) {
       break;
     }
-    if (!dispatch_call(worker, *call)) {
-      // The kept process died. The call was never its own: it stays in
+    if (!dispatch_calls(worker, batch)) {
+      // The kept process died. The calls were never its own: they stay in
       // line. An idle dead process leaves now; a busy one when store()
       // sees its end and fails the call it was running.
       if (worker.tasks.empty()) {
@@ -113,7 +139,14 @@ bool Exchange::feed(exchange_entry& worker) {
       }
       return fed;
     }
-    waiting_.erase(call);
+    if (picked.back() + 1 == picked.size()) {
+      waiting_.erase(waiting_.begin(),
+                     waiting_.begin() + static_cast<long>(picked.size()));
+    } else {
+      for (auto i = picked.rbegin(); i != picked.rend(); ++i) {
+        waiting_.erase(waiting_.begin() + static_cast<long>(*i));
+      }
+    }
     fed = true;
   }
   return fed;
@@ -129,7 +162,11 @@ void Exchange::launch(detail::waiting_work& work) {
     active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
         .channel = pools_[work.pool].spawn(), .pool = work.pool}));
     exchange_entry& worker = *active_.back();
-    if (!dispatch_call(worker, work)) {
+    // Only the exchange polls a kept process's channel, and its results
+    // come in bursts.
+    detail::channel_access::read_ahead(worker.channel);
+    detail::waiting_work* const first[] = {&work};
+    if (!dispatch_calls(worker, first)) {
       // A new process that cannot take its first call died at once: the
       // call is its own, and store() reports how the process ended.
       worker.tasks.push_back(work.task);
@@ -138,19 +175,50 @@ void Exchange::launch(detail::waiting_work& work) {
   }
 }
 
-bool Exchange::dispatch_call(exchange_entry& worker,
-                             detail::waiting_work& work) {
+bool Exchange::dispatch_calls(exchange_entry& worker,
+                              std::span<detail::waiting_work* const> calls) {
+  std::vector<const detail::encoded_frame*> frames;
+  frames.reserve(calls.size());
+  for (const detail::waiting_work* work : calls) {
+    frames.push_back(&work->call);
+  }
   try {
-    detail::channel_access::send_frame(worker.channel, work.call);
+    detail::channel_access::send_frames(worker.channel, frames);
   } catch (const ChannelError&) {
     return false;
   }
   if (worker.tasks.empty()) {
     worker.delivered = false;
+    worker.last_delivery = std::chrono::steady_clock::now();  // busy from now
   }
-  worker.tasks.push_back(work.task);
-  worker.calls.push_back(std::move(work.call));
+  for (detail::waiting_work* work : calls) {
+    worker.tasks.push_back(work->task);
+    worker.calls.push_back(std::move(work->call));
+  }
   return true;
+}
+
+void detail::worker_pool::record(std::chrono::nanoseconds took) noexcept {
+  // A running mean (not a moving average of samples): results read in a
+  // burst give one long interval and many empty ones.
+  busy += took;
+  if (++calls >= 256) {
+    busy /= 2;
+    calls /= 2;
+  }
+  const auto per_call = busy / calls;
+  const auto fits =
+      per_call.count() > 0
+          ? static_cast<std::size_t>(
+                std::chrono::nanoseconds(pipeline_target).count() /
+                per_call.count())
+          : max_pipeline_depth;
+  depth = std::clamp(fits, pipeline_depth, max_pipeline_depth);
+}
+
+bool Exchange::is_active(const exchange_entry& entry) const {
+  return std::any_of(active_.begin(), active_.end(),
+                     [&](const auto& e) { return e.get() == &entry; });
 }
 
 bool Exchange::retire_idle_worker() {

@@ -266,6 +266,66 @@ TEST(ParallelTest, ExchangeWithReuseStoresEveryCall) {
   EXPECT_FALSE(x.unfinished());
 }
 
+TEST(ParallelTest, ManyShortReusedCallsAllArriveInOrder) {
+  // Short calls go several to a write and come back several to a read.
+  constexpr int calls = 5000;
+  pprocess::Map<int> m({.limit = 2, .reuse = true});
+  auto twice = m.manage(pprocess::MakeReusable([](int i) { return 2 * i; }));
+  for (int i = 0; i < calls; ++i) {
+    twice(i);
+  }
+  ASSERT_EQ(m.size(), static_cast<std::size_t>(calls));
+  for (int i = 0; i < calls; ++i) {
+    ASSERT_EQ(m[static_cast<std::size_t>(i)], 2 * i) << "call " << i;
+  }
+}
+
+TEST(ParallelTest, ProcessDyingAmongManyShortCallsFailsOnlyItsCall) {
+  // The process dies with many calls queued behind the one it runs: those
+  // go to another process, and the results it sent before are kept.
+  constexpr int calls = 3000;
+  constexpr int fatal = 2345;
+  pprocess::Map<pid_t> m({.limit = 2, .reuse = true});
+  call_reused(m, calls, fatal, abort_without_core);
+  std::set<pid_t> servers;
+  for (int i = 0; i < calls; ++i) {
+    if (i == fatal) {
+      const auto error = test_support::thrown<pprocess::ProcessError>(
+          [&] { (void)m[static_cast<std::size_t>(i)]; });
+      ASSERT_TRUE(error) << "call " << i << " did not fail";
+      EXPECT_EQ(error->signal(), SIGABRT);
+    } else {
+      const pid_t pid = m[static_cast<std::size_t>(i)];
+      ASSERT_GT(pid, 0) << "call " << i;
+      servers.insert(pid);
+    }
+  }
+  EXPECT_GE(servers.size(), 3U);  // two kept processes and a replacement
+}
+
+TEST(ParallelTest, ShortCallsAreGivenSeveralAtOnceLongOnesTwo) {
+  pprocess::detail::worker_pool pool;
+  EXPECT_EQ(pool.depth, 2U);  // nothing known yet: the call and the next
+  for (int i = 0; i < 1000; ++i) {
+    pool.record(std::chrono::microseconds(2));
+  }
+  EXPECT_EQ(pool.depth, 256U);
+  for (int i = 0; i < 1000; ++i) {
+    pool.record(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(pool.depth, 2U);
+  // Results read in a burst: one long interval, then empty ones; the mean
+  // is what counts.
+  pprocess::detail::worker_pool burst;
+  for (int i = 0; i < 100; ++i) {
+    burst.record(std::chrono::milliseconds(10));
+    for (int k = 0; k < 9; ++k) {
+      burst.record(std::chrono::nanoseconds(0));
+    }
+  }
+  EXPECT_EQ(burst.depth, 2U);  // 1 ms a call
+}
+
 TEST(ParallelTest, NoDescriptorOrZombieLeftAfterAReusingMapIsDestroyed) {
   test_support::expect_no_descriptor_or_zombie_left([] {
     pprocess::Map<pid_t> m({.limit = 2, .reuse = true});

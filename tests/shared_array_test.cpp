@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -558,6 +559,33 @@ TEST(SharedArrayTest, ArrayIsAResultOfAReusableProcess) {
     ASSERT_EQ(a.size(), 100U) << "result " << i;
     EXPECT_EQ(a[99], static_cast<int>(i));
   }
+}
+
+TEST(SharedArrayTest, ArraysAmongOtherResultsOfManyReusedCallsKeepTheirOrder) {
+  // Results read several at a time: each array must go with its own result.
+  constexpr int calls = 600;
+  using result = std::tuple<int, std::optional<SharedArray<int>>>;
+  test_support::expect_no_descriptor_or_zombie_left([] {
+    pprocess::Map<result> m({.limit = 2, .reuse = true});
+    auto call = m.manage(pprocess::MakeReusable([](int i) -> result {
+      if (i % 3 == 0) {
+        return {i, SharedArray<int>(static_cast<std::size_t>(i % 7) + 1, i)};
+      }
+      return {i, std::nullopt};
+    }));
+    for (int i = 0; i < calls; ++i) {
+      call(i);
+    }
+    for (int i = 0; i < calls; ++i) {
+      const auto& [n, array] = m[static_cast<std::size_t>(i)];
+      ASSERT_EQ(n, i);
+      ASSERT_EQ(array.has_value(), i % 3 == 0) << "result " << i;
+      if (array) {
+        ASSERT_EQ(array->size(), static_cast<std::size_t>(i % 7) + 1);
+        EXPECT_EQ((*array)[0], i);
+      }
+    }
+  });
 }
 
 TEST(SharedArrayTest, ArraysSentBackToBackArriveInOrder) {

@@ -34,6 +34,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -129,6 +130,10 @@ class [[nodiscard]] Channel {
   void write_parts(std::span<const std::span<const char>> parts,
                    std::span<const int> fds = {});
   std::size_t read_header(detail::frame_header& header);
+  std::size_t read_bytes(char* data, std::size_t size);
+  // Reads what has arrived into ahead_: the byte count, 0 at the end, -1
+  // when `flags` has MSG_DONTWAIT and nothing is there.
+  long fill_ahead(int flags);
   void accept_peer();
   void await_ack();
   void frame_done() noexcept;
@@ -156,6 +161,18 @@ class [[nodiscard]] Channel {
   bool payload_inline_ = false;  // the payload came with the name, in buffer_
   std::vector<int> send_fds_;    // descriptors going with the frame sent
   std::vector<detail::unique_fd> received_fds_;  // ... and the one received
+  // Read-ahead (the channels of kept processes; see
+  // channel_access::read_ahead): one read takes whatever arrived, and the
+  // frames come out of ahead_[ahead_begin_, ahead_end_). Descriptors wait in
+  // ahead_fds_ under the stream offset of the last byte of the read that
+  // brought them, which lies inside the frame they came with.
+  bool read_ahead_ = false;
+  std::vector<char> ahead_;
+  std::size_t ahead_begin_ = 0;
+  std::size_t ahead_end_ = 0;
+  std::uint64_t stream_read_ = 0;  // bytes taken from the socket so far
+  std::deque<std::pair<std::uint64_t, std::vector<detail::unique_fd>>>
+      ahead_fds_;
   // Frames that claim more are refused before anything is allocated.
   std::uint64_t max_payload_ = std::uint64_t{1} << 40;
 };
@@ -240,9 +257,20 @@ struct channel_access {
   }
   static child& process(Channel& channel) noexcept { return channel.child_; }
   static void send_frame(Channel& channel, const encoded_frame& frame) {
-    const std::span<const char> parts[] = {frame.bytes};
+    const encoded_frame* const frames[] = {&frame};
+    send_frames(channel, frames);
+  }
+  /// Sends `frames` in one write. Only the first may carry descriptors: they
+  /// ride on the write's first bytes.
+  static void send_frames(Channel& channel,
+                          std::span<const encoded_frame* const> frames) {
+    std::vector<std::span<const char>> parts;
+    parts.reserve(frames.size());
+    for (const encoded_frame* frame : frames) {
+      parts.emplace_back(frame->bytes);
+    }
     std::vector<int> fds;
-    for (const auto& fd : frame.fds) {
+    for (const auto& fd : frames.front()->fds) {
       fds.push_back(fd.get());
     }
     channel.send_parts(parts, fds);
@@ -259,6 +287,21 @@ struct channel_access {
   static const std::string& address(const Channel& channel) noexcept {
     return channel.address_;
   }
+  /// Lets `channel` read ahead: each read takes whatever has arrived, so
+  /// that a burst of small frames costs one system call. Only for channels
+  /// the library polls itself (Exchange::ready and store know of the
+  /// buffered bytes; a user's poll on fileno() would not).
+  static void read_ahead(Channel& channel) noexcept {
+    channel.read_ahead_ = true;
+  }
+  /// Bytes read ahead and not yet taken by a receive.
+  static std::size_t buffered(const Channel& channel) noexcept {
+    return channel.ahead_end_ - channel.ahead_begin_;
+  }
+  enum class input { value, end, none };
+  /// Whether a receive on `channel` would find something now (a frame has
+  /// begun to arrive), the end, or nothing yet; never blocks.
+  static input poll_input(Channel& channel);
   /// Client: true when the next frame is the background process's end,
   /// which is then consumed and acknowledged.
   static bool take_end(Channel& channel) { return channel.take_end(); }

@@ -36,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <tuple>
 #include <typeindex>
 #include <utility>
@@ -141,6 +142,14 @@ struct waiting_work {
 /// Processes that serve the calls of one reusable callable.
 struct worker_pool {
   deferred_start spawn;  // starts one more worker
+  // How long a call takes, as a running mean over the recent calls, and
+  // from it how many calls each process is given at once.
+  std::chrono::nanoseconds busy{};
+  std::size_t calls = 0;
+  std::size_t depth = 2;
+
+  /// One more call took `took` of a process's time.
+  void record(std::chrono::nanoseconds took) noexcept;
 };
 
 struct pool_key {
@@ -285,8 +294,9 @@ class Exchange {
   std::size_t processes() const noexcept;
   void schedule();
   void launch(detail::waiting_work& work);
-  bool dispatch_call(detail::exchange_entry& worker,
-                     detail::waiting_work& work);
+  bool dispatch_calls(detail::exchange_entry& worker,
+                      std::span<detail::waiting_work* const> calls);
+  [[nodiscard]] bool is_active(const detail::exchange_entry& entry) const;
   bool feed(detail::exchange_entry& worker);
   void feed_workers(std::size_t in_flight);
   void add_job(detail::batch_job job);

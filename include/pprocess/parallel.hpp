@@ -76,6 +76,8 @@ namespace detail {
 /// result (or the exception), until the creator closes the channel.
 template <class Tuple, class F>
 void serve_calls(Channel& channel, parallel_callable<F>& callable) {
+  // Calls come several to a write; one read takes them all.
+  channel_access::read_ahead(channel);
   while (std::optional<Tuple> args = receive_unless_closed<Tuple>(channel)) {
     try {
       std::apply([&](auto&... a) { callable(channel, a...); }, *args);

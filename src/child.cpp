@@ -7,10 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -22,9 +22,37 @@ struct table_entry {
   std::optional<int> status;  // set when reaped by someone else (waitall)
 };
 
+/// The children of this process not reaped yet: few, so a flat list. (A
+/// hash map allocated a node per fork, and each allocation after a fork
+/// copies a heap page the new process still shares.)
+class pid_list {
+ public:
+  using item = std::pair<pid_t, table_entry>;
+  [[nodiscard]] auto begin() noexcept { return items_.begin(); }
+  [[nodiscard]] auto end() noexcept { return items_.end(); }
+  [[nodiscard]] std::vector<item>::iterator find(pid_t pid) noexcept {
+    return std::find_if(items_.begin(), items_.end(),
+                        [pid](const item& i) { return i.first == pid; });
+  }
+  void add(pid_t pid) { items_.emplace_back(pid, table_entry{}); }
+  /// Removes `*it` (the last item takes its place); returns where the next
+  /// item to look at is.
+  std::vector<item>::iterator erase(std::vector<item>::iterator it) noexcept {
+    if (it + 1 != items_.end()) {
+      *it = std::move(items_.back());
+    }
+    items_.pop_back();
+    return it;
+  }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  std::vector<item> items_;
+};
+
 struct process_table {
   std::mutex mutex;
-  std::unordered_map<pid_t, table_entry> entries;
+  pid_list entries;
 };
 
 process_table& table() noexcept {
@@ -203,7 +231,7 @@ void unlock_table_in_creator(pid_t created) noexcept {
   auto& t = table();
   reap_orphans_locked(t);
   if (created > 0) {
-    t.entries[created] = table_entry{};
+    t.entries.add(created);
   }
   t.mutex.unlock();
 }

@@ -48,6 +48,35 @@ int poll_for(std::vector<pollfd>& fds,
   }
 }
 
+/// A vector lent for one call from a spare kept per thread, so that the
+/// poll loop allocates nothing once the spare has grown (with a fork per
+/// task, each allocation copies a heap page the new process shares). A
+/// nested call finds the spare taken and gets a fresh vector.
+template <class T>
+class scratch_vector {
+ public:
+  scratch_vector() : items_(std::move(spare())) { items_.clear(); }
+  ~scratch_vector() { spare() = std::move(items_); }
+  scratch_vector(const scratch_vector&) = delete;
+  scratch_vector& operator=(const scratch_vector&) = delete;
+
+  std::vector<T>& operator*() noexcept { return items_; }
+  std::vector<T>* operator->() noexcept { return &items_; }
+
+ private:
+  static std::vector<T>& spare() {
+    thread_local std::vector<T> kept;
+    return kept;
+  }
+  std::vector<T> items_;
+};
+
+/// A channel store() found readable, or a process it found ended.
+struct event {
+  exchange_entry* entry;
+  bool ended;
+};
+
 bool exited_cleanly(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
@@ -153,7 +182,10 @@ void Exchange::shut_down() noexcept {
     retiring_.clear();
     return;
   }
-  std::vector<detail::child> children = std::move(retiring_);
+  std::vector<detail::child> children;
+  for (auto& r : retiring_) {
+    children.push_back(std::move(r.process));
+  }
   retiring_.clear();
   for (auto* list : {&active_, &removed_}) {
     for (auto& entry : *list) {
@@ -269,7 +301,10 @@ bool Exchange::busy() const {
 }
 
 std::size_t Exchange::processes() const noexcept {
-  return active_.size() + retiring_.size();
+  return active_.size() +
+         static_cast<std::size_t>(std::count_if(
+             retiring_.begin(), retiring_.end(),
+             [](const detail::retiring_process& r) { return r.counted; }));
 }
 
 void Exchange::wait() {
@@ -328,7 +363,8 @@ void Exchange::task_ended(std::size_t /*task*/, std::exception_ptr error,
 void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   check_owner("store");
   schedule();
-  std::vector<pollfd> fds;
+  scratch_vector<pollfd> scratch;
+  std::vector<pollfd>& fds = *scratch;
   bool needs_ticks = false;
   bool buffered = false;  // values read ahead are there without waiting
   for (auto& entry : active_) {
@@ -338,9 +374,9 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
         detail::channel_access::process(entry->channel).pollable();
     fds.push_back({pidfd, POLLIN, 0});  // -1 is ignored by poll()
   }
-  for (auto& c : retiring_) {
-    fds.push_back({c.pollable(), POLLIN, 0});
-    needs_ticks = needs_ticks || c.pollable() < 0;
+  for (auto& r : retiring_) {
+    fds.push_back({r.process.pollable(), POLLIN, 0});
+    needs_ticks = needs_ticks || r.process.pollable() < 0;
   }
   if (fds.empty()) {
     return;
@@ -357,11 +393,8 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   }
   reap_retiring(false);
 
-  struct event {
-    exchange_entry* entry;
-    bool ended;
-  };
-  std::vector<event> events;
+  scratch_vector<event> scratch_events;
+  std::vector<event>& events = *scratch_events;
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const bool readable =
         fds[2 * i].revents != 0 ||
@@ -439,6 +472,10 @@ void Exchange::after_delivery(exchange_entry& entry) {
     }
   } else if (options_.continuous || entry.persistent) {
     entry.delivered = true;
+  } else if (entry.ends_with_its_value) {
+    // A MakeParallel process: its work is done, and its exit (streams
+    // flushed, memory released) overlaps the start of the next process.
+    retire(entry, false);
   } else {
     // One value per process: its work is done and it is exiting. Waiting a
     // moment for that here saves a round of the poll loop per process; one
@@ -479,7 +516,7 @@ void Exchange::end_process(exchange_entry& entry) {
     batch_process_ended(entry, error);
     return;
   }
-  const std::deque<std::size_t> tasks = std::move(entry.tasks);
+  const detail::fifo<std::size_t> tasks = std::move(entry.tasks);
   // Calls queued behind the one that was running were never started: they
   // go back to the front of the line, in order, for another process.
   for (std::size_t k = entry.calls.size(); k > 1; --k) {

@@ -142,7 +142,7 @@ void Exchange::batch_delivered(exchange_entry& worker) {
 void Exchange::batch_process_ended(exchange_entry& worker,
                                    const std::exception_ptr& error) {
   const std::size_t j = worker.job;
-  const std::deque<detail::batch_flight> flights = std::move(worker.batches);
+  const detail::fifo<detail::batch_flight> flights = std::move(worker.batches);
   retire(worker);
   detail::batch_job& job = jobs_[j];
   // Ranges queued behind the one that was running were never started.

@@ -157,7 +157,8 @@ void Exchange::launch(detail::waiting_work& work) {
     active_.push_back(std::make_unique<exchange_entry>(
         exchange_entry{.channel = work.launch(),
                        .tasks = {work.task},
-                       .pool = detail::no_pool}));
+                       .pool = detail::no_pool,
+                       .ends_with_its_value = work.ends_with_its_value}));
   } else {
     active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
         .channel = pools_[work.pool].spawn(), .pool = work.pool}));
@@ -240,23 +241,23 @@ std::unique_ptr<exchange_entry> Exchange::detach(exchange_entry& entry) {
   return owned;
 }
 
-void Exchange::retire(exchange_entry& entry) {
+void Exchange::retire(exchange_entry& entry, bool counted) {
   const std::unique_ptr<exchange_entry> owned = detach(entry);
   detail::child process =
       std::move(detail::channel_access::process(owned->channel));
   owned->channel.close();
   if (process && !process.try_reap()) {
-    retiring_.push_back(std::move(process));
+    retiring_.push_back({std::move(process), counted});
   }
 }
 
 void Exchange::reap_retiring(bool block) {
-  std::erase_if(retiring_, [block](detail::child& c) {
+  std::erase_if(retiring_, [block](detail::retiring_process& r) {
     if (block) {
-      c.wait();
+      r.process.wait();
       return true;
     }
-    return c.try_reap();
+    return r.process.try_reap();
   });
 }
 

@@ -19,7 +19,12 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <ostream>
 #include <string>
+
+#if defined(__GLIBCXX__)
+#include <ext/stdio_sync_filebuf.h>
+#endif
 
 #include <pprocess/detail/private_fd.hpp>
 
@@ -29,11 +34,30 @@
 namespace pprocess {
 namespace {
 
+/// Whether flushing `stream` flushes C stdio only, which fflush(nullptr)
+/// does anyway: libstdc++'s standard streams, while synchronized with stdio
+/// (the default), have no buffer of their own.
+bool only_stdio_behind(const std::ostream& stream) noexcept {
+#if defined(__GLIBCXX__)
+  return dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(stream.rdbuf()) !=
+         nullptr;
+#else
+  (void)stream;
+  return false;
+#endif
+}
+
 void flush_streams() noexcept {
+  // Flushing a stdio-synchronized stream calls fflush(stdout) even with
+  // nothing to write, and that writes to the FILE: a page the process
+  // shares with its creator (or its last created process) copied on every
+  // fork. Only streams with a buffer of their own are flushed here.
   try {
-    std::cout.flush();
-    std::cerr.flush();
-    std::clog.flush();
+    for (std::ostream* stream : {&std::cout, &std::cerr, &std::clog}) {
+      if (!only_stdio_behind(*stream)) {
+        stream->flush();
+      }
+    }
   } catch (...) {  // a stream set to throw on failure: nothing to report to
   }
   (void)std::fflush(nullptr);

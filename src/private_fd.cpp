@@ -4,15 +4,18 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
-#include <unordered_set>
+#include <vector>
 
 namespace pprocess::detail {
 namespace {
 
 struct fd_list {
   std::mutex mutex;
-  std::unordered_set<int> fds;
+  // A flat list: no allocation per descriptor (each allocation after a fork
+  // copies a heap page the new process still shares).
+  std::vector<int> fds;
 };
 
 fd_list& list() noexcept {
@@ -26,7 +29,7 @@ private_fd::private_fd(unique_fd fd) noexcept : fd_(std::move(fd)) {
   if (fd_) {
     auto& l = list();
     const std::lock_guard lock(l.mutex);
-    l.fds.insert(fd_.get());
+    l.fds.push_back(fd_.get());
   }
 }
 
@@ -36,7 +39,11 @@ void private_fd::reset() noexcept {
     // Closed under the lock, so that no fork() sees the number listed and
     // closed, or unlisted and open.
     const std::lock_guard lock(l.mutex);
-    l.fds.erase(fd_.get());
+    if (const auto it = std::find(l.fds.begin(), l.fds.end(), fd_.get());
+        it != l.fds.end()) {
+      *it = l.fds.back();
+      l.fds.pop_back();
+    }
     fd_.reset();
   }
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <streambuf>
 #include <utility>
 #include <vector>
 
@@ -140,6 +141,51 @@ TEST(ExchangeTest, LimitCountsAProcessThatDeliveredAndStillRuns) {
   ASSERT_TRUE(first_leaving.has_value());
   ASSERT_EQ(x.values.size(), 2U);
   EXPECT_GE(x.values[1], *first_leaving);
+}
+
+namespace {
+
+/// A stream buffer whose sync() writes the time into a pipe, then takes
+/// 300 ms: a created process that uses it for std::clog is slow to exit
+/// (the exit flushes the streams).
+class slow_to_sync : public std::streambuf {
+ public:
+  explicit slow_to_sync(int fd) : fd_(fd) {}
+
+ protected:
+  int sync() override {
+    sleep_ms(300);
+    (void)test_support::write_value(fd_, now_ns());
+    return 0;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+TEST(ExchangeTest, MakeParallelProcessStopsCountingOnceItsResultArrived) {
+  // Its body is done once the result is sent: only the exit is left, and
+  // the next process starts while it runs (here, a 300 ms flush).
+  test_support::unique_pipe pipe;
+  pprocess::Map<std::int64_t> m({.limit = 1});
+  auto call = m.manage(pprocess::MakeParallel([&pipe](int i) {
+    if (i == 0) {
+      static slow_to_sync slow(pipe.write_end());
+      std::clog.rdbuf(&slow);
+    }
+    return now_ns();
+  }));
+  call(0);
+  call(1);
+  const std::int64_t second_started = m[1];
+  m.finish();
+  pipe.close_write();
+  const auto first_left =
+      test_support::read_value<std::int64_t>(pipe.read_end());
+  ASSERT_TRUE(first_left.has_value());
+  EXPECT_LT(second_started, *first_left);
 }
 
 TEST(ExchangeTest, StoreStartsWaitingWork) {

@@ -286,6 +286,23 @@ TEST(LifetimeTest, TextPrintedBeforeCreateIsPrintedOnce) {
   expect_exit_zero_after_writing(result, "printf-before cout-before ");
 }
 
+TEST(LifetimeTest, UnsynchronizedCoutIsFlushedBeforeStartAndAtExit) {
+  // Without stdio synchronization std::cout has a buffer of its own, which
+  // fflush() does not reach.
+  const auto result = test_support::capture_output_of([] {
+    std::ios_base::sync_with_stdio(false);
+    std::cout << "before ";
+    auto ch = pprocess::start([](pprocess::Channel& c) {
+      std::cout << "in-child ";
+      c.send(1);
+    });
+    (void)ch.receive<int>();
+    pprocess::waitall();
+    std::cout << "after";
+  });
+  expect_exit_zero_after_writing(result, "before in-child after");
+}
+
 TEST(LifetimeTest, ExitFlushesOutputOfCreatedProcess) {
   const auto result = test_support::capture_output_of([] {
     auto ch = pprocess::create();

@@ -34,7 +34,6 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -46,6 +45,7 @@
 #include <vector>
 
 #include <pprocess/detail/child.hpp>
+#include <pprocess/detail/fifo.hpp>
 #include <pprocess/detail/private_fd.hpp>
 #include <pprocess/detail/unique_fd.hpp>
 #include <pprocess/detail/wire.hpp>
@@ -171,7 +171,7 @@ class [[nodiscard]] Channel {
   std::size_t ahead_begin_ = 0;
   std::size_t ahead_end_ = 0;
   std::uint64_t stream_read_ = 0;  // bytes taken from the socket so far
-  std::deque<std::pair<std::uint64_t, std::vector<detail::unique_fd>>>
+  detail::fifo<std::pair<std::uint64_t, std::vector<detail::unique_fd>>>
       ahead_fds_;
   // Frames that claim more are refused before anything is allocated.
   std::uint64_t max_payload_ = std::uint64_t{1} << 40;

@@ -235,3 +235,69 @@ TEST(MapTest, DestroyingAMapEndsItsRunningProcesses) {
   test_support::expect_destroying_ends_running<pprocess::Map<int>>({.limit = 2},
                                                                    4, 2);
 }
+
+// --- result storage ---------------------------------------------------------
+
+TEST(MapTest, ResultsKeepTheirAddressesAsTheMapGrows) {
+  pprocess::detail::stable_vector<int> v;
+  v.grow_to(10);
+  int* first = &v[0];
+  v[0] = 7;
+  v.grow_to(100'000);
+  EXPECT_EQ(first, &v[0]);
+  EXPECT_EQ(v[0], 7);
+  EXPECT_EQ(v[99'999], 0);  // value-initialized, in fresh pages
+  EXPECT_EQ(v.size(), 100'000U);
+}
+
+TEST(MapTest, ResultRunsEndAtBlockBoundaries) {
+  pprocess::detail::stable_vector<int> v;
+  v.grow_to(1000);
+  // Blocks hold 64, 128, 256, ... elements: [0, 64), [64, 192), ...
+  EXPECT_EQ(v.run(0, 1000).size(), 64U);
+  EXPECT_EQ(v.run(60, 1000).size(), 4U);
+  EXPECT_EQ(v.run(64, 1000).size(), 128U);
+  EXPECT_EQ(v.run(100, 10).size(), 10U);
+  EXPECT_EQ(v.run(100, 10).data(), &v[100]);
+}
+
+TEST(MapTest, LargeMapOfStringsKeepsEveryValue) {
+  // Strings need constructing in the fresh pages of large blocks; ranges of
+  // 777 elements cross block boundaries.
+  constexpr int count = 20'000;
+  std::vector<int> input(count);
+  for (int i = 0; i < count; ++i) {
+    input[static_cast<std::size_t>(i)] = i;
+  }
+  auto m = pprocess::pmap([](int i) { return std::to_string(i); }, input,
+                          {.limit = 2, .chunksize = 777});
+  ASSERT_EQ(m.size(), static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    ASSERT_EQ(m[static_cast<std::size_t>(i)], std::to_string(i));
+  }
+}
+
+TEST(MapTest, FailedElementsAmongManyKeepTheirOwnErrors) {
+  constexpr int count = 50'000;
+  std::vector<int> input(count);
+  for (int i = 0; i < count; ++i) {
+    input[static_cast<std::size_t>(i)] = i;
+  }
+  auto m = pprocess::pmap(
+      [](int i) {
+        if (i % 10'007 == 3) {
+          throw std::runtime_error("bad " + std::to_string(i));
+        }
+        return i + 1;
+      },
+      input, {.limit = 2});
+  for (int i = 0; i < count; ++i) {
+    if (i % 10'007 == 3) {
+      test_support::expect_remote_error(
+          [&] { (void)m[static_cast<std::size_t>(i)]; }, "std::runtime_error",
+          "bad " + std::to_string(i));
+    } else {
+      ASSERT_EQ(m[static_cast<std::size_t>(i)], i + 1);
+    }
+  }
+}

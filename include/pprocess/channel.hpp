@@ -123,6 +123,8 @@ class [[nodiscard]] Channel {
 
   template <class T>
   T receive_one();
+  template <class T>
+  void receive_into(T& value);
 
   // The non-template half of send/receive, in src/channel.cpp.
   void send_parts(std::span<const std::span<const char>> parts,
@@ -256,6 +258,12 @@ struct channel_access {
     return Channel(std::move(fd), std::move(process));
   }
   static child& process(Channel& channel) noexcept { return channel.child_; }
+  /// Receives into an existing `value`, reusing what it allocated (a pair
+  /// channel's receive, without the retry of a background process's).
+  template <class T>
+  static void receive_into(Channel& channel, T& value) {
+    channel.receive_into(value);
+  }
   static void send_frame(Channel& channel, const encoded_frame& frame) {
     const encoded_frame* const frames[] = {&frame};
     send_frames(channel, frames);
@@ -353,10 +361,16 @@ T Channel::receive() {
 
 template <class T>
 T Channel::receive_one() {
+  T value{};
+  receive_into(value);
+  return value;
+}
+
+template <class T>
+void Channel::receive_into(T& value) {
   constexpr std::string_view name = detail::type_name<T>();
   const detail::frame_header header =
       receive_header(name, detail::type_fingerprint<T>);
-  T value{};
   if constexpr (detail::raw_value<T>) {
     if (header.payload_size != sizeof(T)) {
       (void)take_payload(header.payload_size);
@@ -397,7 +411,6 @@ T Channel::receive_one() {
     }
   }
   frame_done();
-  return value;
 }
 
 /// Reads `size` bytes of payload into `container`, resized to hold them. The

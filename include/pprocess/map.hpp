@@ -13,15 +13,18 @@
 /// its RemoteError or ProcessError where it is read; every other result is
 /// still there.
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <iterator>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <pprocess/detail/stable_vector.hpp>
@@ -67,8 +70,6 @@ class Map : public Exchange {
   void store_data(Channel& channel) override;
 
  private:
-  using slot = std::variant<std::monostate, T, std::exception_ptr>;
-
   static Options checked(Options options) {
     if (options.continuous) {
       throw Error(
@@ -78,51 +79,89 @@ class Map : public Exchange {
     return options;
   }
 
+  /// What is known of a task's result.
+  enum class state : std::uint8_t { pending = 0, value, error };
+
+  /// Makes room for the results of tasks [0, count).
+  void grow_to(std::size_t count) {
+    if (states_.size() < count) {
+      values_.grow_to(count);
+      states_.grow_to(count);
+    }
+  }
+
+  void set_value(std::size_t task, T&& value) {
+    grow_to(task + 1);
+    values_[task] = std::move(value);
+    set_state(task, state::value);
+  }
+
+  void set_error(std::size_t task, std::exception_ptr error) {
+    grow_to(task + 1);
+    errors_[task] = std::move(error);
+    states_[task] = state::error;
+  }
+
+  void set_state(std::size_t task, state now) {
+    if (states_[task] == state::error) {
+      errors_.erase(task);
+    }
+    states_[task] = now;
+  }
+
   void store_batch(Channel& channel, std::size_t first, std::size_t count) {
-    slot_at(first + count - 1);  // grow once
+    grow_to(first + count);
     try {
-      auto results = channel.template receive<detail::batch<T>>();
-      if (results.split) {
+      detail::channel_access::receive_into(channel, incoming_);
+      if (incoming_.split) {
         split_batch(channel);
         return;
       }
-      if (results.values.size() != count) {
+      if (incoming_.values.size() != count) {
         throw ChannelError(
             ChannelErrc::malformed_frame,
-            "Map: a batch of " + std::to_string(results.values.size()) +
+            "Map: a batch of " + std::to_string(incoming_.values.size()) +
                 " results for " + std::to_string(count) + " elements");
       }
-      for (std::size_t i = 0; i < count; ++i) {
-        results_[first + i] = std::move(results.values[i]);
+      // Whole runs at a time: a range lies in at most a few blocks.
+      for (std::size_t done = 0; done < count;) {
+        const std::span<T> values = values_.run(first + done, count - done);
+        std::move(
+            incoming_.values.begin() + static_cast<long>(done),
+            incoming_.values.begin() + static_cast<long>(done + values.size()),
+            values.begin());
+        const std::span<state> states =
+            states_.run(first + done, values.size());
+        std::fill(states.begin(), states.end(), state::value);
+        done += values.size();
       }
-      for (auto& [offset, type, what] : results.errors) {
+      for (auto& [offset, type, what] : incoming_.errors) {
         if (offset < count) {
-          results_[first + offset] =
-              std::make_exception_ptr(RemoteError(std::move(type), what));
+          set_error(first + offset, std::make_exception_ptr(
+                                        RemoteError(std::move(type), what)));
         }
       }
     } catch (const Error&) {
       for (std::size_t i = 0; i < count; ++i) {
-        results_[first + i] = std::current_exception();
+        set_error(first + i, std::current_exception());
       }
     }
-  }
-
-  slot& slot_at(std::size_t index) {
-    if (results_.size() <= index) {
-      results_.grow_to(index + 1);
-    }
-    return results_[index];
   }
 
   void task_ended(std::size_t task, std::exception_ptr error, bool clean,
                   bool delivered) override {
     (void)clean;
     (void)delivered;
-    slot_at(task) = std::move(error);
+    set_error(task, std::move(error));
   }
 
-  detail::stable_vector<slot> results_;  // references stay valid as it grows
+  // Results in arrays whose elements never move (references stay valid as
+  // they grow): a value and a state byte per task, 5 bytes for an int. The
+  // errors, rare, are kept aside.
+  detail::stable_vector<T> values_;
+  detail::stable_vector<state> states_;
+  std::unordered_map<std::size_t, std::exception_ptr> errors_;
+  detail::batch<T> incoming_;  // decoded batches, its buffers reused
 };
 
 template <class T>
@@ -165,11 +204,11 @@ void Map<T>::store_data(Channel& channel) {
       return;
     }
   }
-  slot& result = slot_at(task_of(channel));
+  const std::size_t task = task_of(channel);
   try {
-    result = channel.template receive<T>();
+    set_value(task, channel.template receive<T>());
   } catch (const Error&) {
-    result = std::current_exception();
+    set_error(task, std::current_exception());
   }
 }
 
@@ -179,14 +218,14 @@ const T& Map<T>::operator[](std::size_t index) {
     throw Error("Map: index " + std::to_string(index) + " ≥ size " +
                 std::to_string(size()));
   }
-  while (std::holds_alternative<std::monostate>(slot_at(index))) {
+  grow_to(index + 1);
+  while (states_[index] == state::pending) {
     store();
   }
-  const slot& result = slot_at(index);
-  if (const auto* error = std::get_if<std::exception_ptr>(&result)) {
-    std::rethrow_exception(*error);
+  if (states_[index] == state::error) {
+    std::rethrow_exception(errors_.at(index));
   }
-  return std::get<T>(result);
+  return values_[index];
 }
 
 template <class T>

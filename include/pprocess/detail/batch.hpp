@@ -62,10 +62,12 @@ inline constexpr std::size_t max_batch<SharedArray<U>> = 253;
 /// creator closes the channel. An exception fails only its own element.
 template <class T, class F, class E>
 void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
+  batch<T> results;  // its buffers serve every range
   while (const auto range = receive_unless_closed<batch_range>(channel)) {
-    batch<T> results;
     const auto [first, last] = *range;
+    results.values.clear();
     results.values.resize(last - first);
+    results.errors.clear();
     for (std::uint64_t i = first; i < last; ++i) {
       try {
         results.values[i - first] =

@@ -275,13 +275,24 @@ void Channel::write_parts(std::span<const std::span<const char>> parts,
   if (!fd_) {
     throw ChannelError(ChannelErrc::closed, "send: the channel is closed");
   }
-  std::vector<iovec> iov;
-  iov.reserve(parts.size());
+  // A value is 3 parts; only a batch of calls has more. No allocation for
+  // the usual case: in a created process, it would copy a heap page.
+  std::array<iovec, 8> few{};
+  std::vector<iovec> many;
+  std::span<iovec> iov;
+  if (parts.size() <= few.size()) {
+    iov = few;
+  } else {
+    many.resize(parts.size());
+    iov = many;
+  }
+  std::size_t used = 0;
   for (const auto& part : parts) {
     if (!part.empty()) {
-      iov.push_back({const_cast<char*>(part.data()), part.size()});
+      iov[used++] = {const_cast<char*>(part.data()), part.size()};
     }
   }
+  iov = iov.first(used);
   if (fds.size() > max_fds_per_frame) {
     throw ChannelError(ChannelErrc::too_many_descriptors,
                        "send: a frame carries at most " +

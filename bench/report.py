@@ -718,6 +718,11 @@ OPTIMIZATIONS = [
      "pool processes still shared were copied on each write (glibc's mmap "
      "threshold grows, so big blocks came from the heap), and a result took "
      "16 bytes instead of 5."),
+    ("Read-ahead on every channel an exchange starts (one read per value "
+     "instead of a peek, a header read and a payload read), and no allocation "
+     "when sending (iovecs on the stack)",
+     "Fork-per-task Map (limit 2) from about 7.4 k to 8.0-8.5 k tasks/s, "
+     "within 1.1-1.2x of the raw fork in the same run."),
     ("Small frames (payload up to 64 KiB) read with their type name in one "
      "read; a finished process waited for briefly instead of another poll "
      "round",

@@ -40,7 +40,9 @@ constexpr std::size_t inline_payload_limit = 64 * 1024;
 // The kernel passes at most SCM_MAX_FD (253) descriptors in one message.
 constexpr std::size_t max_fds_per_frame = 253;
 
-// A read-ahead channel reads up to this much at once.
+// A read-ahead channel reads up to this much at once: at first a page (a
+// process that sends one value needs no more), growing while reads fill it.
+constexpr std::size_t read_ahead_first = 4 * 1024;
 constexpr std::size_t read_ahead_capacity = 64 * 1024;
 
 /// Control space for the most descriptors one message can carry.
@@ -491,7 +493,7 @@ std::size_t Channel::read_bytes(char* data, std::size_t size) {
   std::size_t done = 0;
   while (done < size) {
     if (ahead_begin_ == ahead_end_) {
-      if (size - done >= read_ahead_capacity) {
+      if (size - done >= ahead_.size() && size - done >= read_ahead_first) {
         // The rest of a large payload: straight into place. It lies inside
         // the current frame, whose descriptors came with its first bytes.
         const std::size_t n = read_fully(fd_.get(), data + done, size - done);
@@ -519,8 +521,8 @@ long Channel::fill_ahead(int flags) {
     ahead_end_ -= ahead_begin_;
     ahead_begin_ = 0;
   }
-  if (ahead_.size() < read_ahead_capacity) {
-    ahead_.resize(read_ahead_capacity);
+  if (ahead_.empty()) {
+    ahead_.resize(read_ahead_first);
   }
   fd_control control{};
   iovec iov{ahead_.data() + ahead_end_, ahead_.size() - ahead_end_};
@@ -548,6 +550,9 @@ long Channel::fill_ahead(int flags) {
   }
   ahead_end_ += got;
   stream_read_ += got;
+  if (ahead_end_ == ahead_.size() && ahead_.size() < read_ahead_capacity) {
+    ahead_.resize(ahead_.size() * 2);  // more was waiting: read more at once
+  }
   return static_cast<long>(got);
 }
 

@@ -159,6 +159,8 @@ void Exchange::launch(detail::waiting_work& work) {
                        .tasks = {work.task},
                        .pool = detail::no_pool,
                        .ends_with_its_value = work.ends_with_its_value}));
+    // The exchange polls this channel; one read takes the value whole.
+    detail::channel_access::read_ahead(active_.back()->channel);
   } else {
     active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
         .channel = pools_[work.pool].spawn(), .pool = work.pool}));

@@ -353,6 +353,28 @@ TEST(ExchangeTest, ReadyWithTimeoutReturnsNothingWhenNothingArrives) {
   EXPECT_LT(ms, 2000.0);
 }
 
+TEST(ExchangeTest, ReadyReportsAValueAlreadyReadAhead) {
+  // Both values are in the socket before the first receive, which reads
+  // them in one go: the second is then in the channel, not the socket.
+  test_support::unique_pipe sent;
+  pprocess::Exchange x({.limit = 1, .continuous = true});
+  x.start(
+      [](pprocess::Channel& ch, int done_fd) {
+        ch.send(1);
+        ch.send(2);
+        (void)test_support::write_value(done_fd, 1);
+        sleep_ms(5000);
+      },
+      sent.write_end());
+  ASSERT_TRUE(test_support::read_value<int>(sent.read_end()).has_value());
+  const auto first = x.ready(1000ms);
+  ASSERT_EQ(first.size(), 1U);
+  EXPECT_EQ(first[0]->receive<int>(), 1);
+  const auto second = x.ready(0ms);
+  ASSERT_EQ(second.size(), 1U);
+  EXPECT_EQ(second[0]->receive<int>(), 2);
+}
+
 TEST(ExchangeTest, ReadyReturnsTheChannelThatHasData) {
   pprocess::Exchange x({.limit = 2});
   x.add(pprocess::start(sleep_then_send, 5000, 1));

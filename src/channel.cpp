@@ -87,8 +87,6 @@ void Channel::close() noexcept {
   fd_.reset();
   received_fds_.clear();
   ahead_ = {};
-  ahead_begin_ = ahead_end_ = 0;
-  ahead_fds_.clear();
   if (listener_) {
     // A background process that is done: nobody is to connect any more.
     (void)::unlink(address_.c_str());
@@ -103,7 +101,7 @@ channel_access::input channel_access::poll_input(Channel& channel) {
   if (buffered(channel) > 0) {
     return input::value;
   }
-  if (channel.read_ahead_) {
+  if (channel.ahead_.enabled) {
     const long n = channel.fill_ahead(MSG_DONTWAIT);
     return n > 0 ? input::value : n == 0 ? input::end : input::none;
   }
@@ -439,8 +437,8 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
 std::size_t Channel::read_header(detail::frame_header& header) {
   received_fds_.clear();
   auto* data = reinterpret_cast<char*>(&header);
-  if (read_ahead_) {
-    const std::uint64_t start = stream_read_ - (ahead_end_ - ahead_begin_);
+  if (ahead_.enabled) {
+    const std::uint64_t start = ahead_.stream_read - ahead_.buffered();
     const std::size_t got = read_bytes(data, sizeof header);
     if (got == sizeof header) {
       // The descriptors that came with this frame: those brought by a read
@@ -448,13 +446,13 @@ std::size_t Channel::read_header(detail::frame_header& header) {
       // before it took them) are closed.
       const std::uint64_t end =
           start + sizeof header + header.name_size + header.payload_size;
-      while (!ahead_fds_.empty() && ahead_fds_.front().first < end) {
-        if (ahead_fds_.front().first >= start) {
-          for (auto& fd : ahead_fds_.front().second) {
+      while (!ahead_.fds.empty() && ahead_.fds.front().first < end) {
+        if (ahead_.fds.front().first >= start) {
+          for (auto& fd : ahead_.fds.front().second) {
             received_fds_.push_back(std::move(fd));
           }
         }
-        ahead_fds_.pop_front();
+        ahead_.fds.pop_front();
       }
     }
     return got;
@@ -487,45 +485,46 @@ std::size_t Channel::read_header(detail::frame_header& header) {
 }
 
 std::size_t Channel::read_bytes(char* data, std::size_t size) {
-  if (!read_ahead_) {
+  if (!ahead_.enabled) {
     return read_fully(fd_.get(), data, size);
   }
   std::size_t done = 0;
   while (done < size) {
-    if (ahead_begin_ == ahead_end_) {
-      if (size - done >= ahead_.size() && size - done >= read_ahead_first) {
+    if (ahead_.begin == ahead_.end) {
+      if (size - done >= ahead_.bytes.size() &&
+          size - done >= read_ahead_first) {
         // The rest of a large payload: straight into place. It lies inside
         // the current frame, whose descriptors came with its first bytes.
         const std::size_t n = read_fully(fd_.get(), data + done, size - done);
-        stream_read_ += n;
+        ahead_.stream_read += n;
         return done + n;
       }
       if (fill_ahead(0) == 0) {
         break;
       }
     }
-    const std::size_t n = std::min(size - done, ahead_end_ - ahead_begin_);
-    std::memcpy(data + done, ahead_.data() + ahead_begin_, n);
-    ahead_begin_ += n;
+    const std::size_t n = std::min(size - done, ahead_.end - ahead_.begin);
+    std::memcpy(data + done, ahead_.bytes.data() + ahead_.begin, n);
+    ahead_.begin += n;
     done += n;
   }
   return done;
 }
 
 long Channel::fill_ahead(int flags) {
-  if (ahead_begin_ == ahead_end_) {
-    ahead_begin_ = ahead_end_ = 0;
-  } else if (ahead_begin_ > 0) {
-    std::memmove(ahead_.data(), ahead_.data() + ahead_begin_,
-                 ahead_end_ - ahead_begin_);
-    ahead_end_ -= ahead_begin_;
-    ahead_begin_ = 0;
+  if (ahead_.begin == ahead_.end) {
+    ahead_.begin = ahead_.end = 0;
+  } else if (ahead_.begin > 0) {
+    std::memmove(ahead_.bytes.data(), ahead_.bytes.data() + ahead_.begin,
+                 ahead_.end - ahead_.begin);
+    ahead_.end -= ahead_.begin;
+    ahead_.begin = 0;
   }
-  if (ahead_.empty()) {
-    ahead_.resize(read_ahead_first);
+  if (ahead_.bytes.empty()) {
+    ahead_.bytes.resize(read_ahead_first);
   }
   fd_control control{};
-  iovec iov{ahead_.data() + ahead_end_, ahead_.size() - ahead_end_};
+  iovec iov{ahead_.bytes.data() + ahead_.end, ahead_.bytes.size() - ahead_.end};
   msghdr message{};
   message.msg_iov = &iov;
   message.msg_iovlen = 1;
@@ -546,12 +545,14 @@ long Channel::fill_ahead(int flags) {
   collect_fds(message, fds);
   const auto got = static_cast<std::size_t>(n);
   if (!fds.empty() && got > 0) {
-    ahead_fds_.emplace_back(stream_read_ + got - 1, std::move(fds));
+    ahead_.fds.emplace_back(ahead_.stream_read + got - 1, std::move(fds));
   }
-  ahead_end_ += got;
-  stream_read_ += got;
-  if (ahead_end_ == ahead_.size() && ahead_.size() < read_ahead_capacity) {
-    ahead_.resize(ahead_.size() * 2);  // more was waiting: read more at once
+  ahead_.end += got;
+  ahead_.stream_read += got;
+  if (ahead_.end == ahead_.bytes.size() &&
+      ahead_.bytes.size() < read_ahead_capacity) {
+    ahead_.bytes.resize(ahead_.bytes.size() *
+                        2);  // more was waiting: read more at once
   }
   return static_cast<long>(got);
 }

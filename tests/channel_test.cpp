@@ -172,6 +172,25 @@ TEST(ChannelTest, CopyOfCreatorMemoryIsPrivateToCreatedProcess) {
 
 // --- two-way traffic ---------------------------------------------------------
 
+TEST(ChannelTest, MovedChannelKeepsWhatItReadAhead) {
+  using pprocess::detail::channel_access;
+  test_support::unique_pipe sent;
+  auto ch = pprocess::start(
+      [](pprocess::Channel& c, int done_fd) {
+        c.send(1);
+        c.send(2);
+        (void)test_support::write_value(done_fd, 1);
+      },
+      sent.write_end());
+  channel_access::read_ahead(ch);
+  ASSERT_TRUE(test_support::read_value<int>(sent.read_end()).has_value());
+  EXPECT_EQ(ch.receive<int>(), 1);  // one read took both values
+  ASSERT_GT(channel_access::buffered(ch), 0U);
+  pprocess::Channel moved = std::move(ch);
+  EXPECT_EQ(channel_access::buffered(ch), 0U);  // NOLINT(*-use-after-move)
+  EXPECT_EQ(moved.receive<int>(), 2);
+}
+
 TEST(ChannelTest, PingPongOverSeveralRounds) {
   auto ch = pprocess::start([](pprocess::Channel& c) {
     for (;;) {

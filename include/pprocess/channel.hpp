@@ -67,6 +67,45 @@ enum class channel_role : std::uint8_t {
 };
 }  // namespace detail
 
+namespace detail {
+
+/// What a read-ahead channel (see channel_access::read_ahead) has read and
+/// not yet handed out: one read takes whatever arrived, and frames come out
+/// of bytes[begin, end). Descriptors wait in `fds` under the stream offset
+/// of the last byte of the read that brought them, which lies inside the
+/// frame they came with. A move leaves the source with nothing buffered.
+struct read_ahead_state {
+  read_ahead_state() = default;
+  read_ahead_state(read_ahead_state&& other) noexcept {
+    *this = std::move(other);
+  }
+  read_ahead_state& operator=(read_ahead_state&& other) noexcept {
+    if (this != &other) {
+      enabled = other.enabled;
+      bytes = std::move(other.bytes);
+      begin = std::exchange(other.begin, 0);
+      end = std::exchange(other.end, 0);
+      stream_read = other.stream_read;
+      fds = std::move(other.fds);
+    }
+    return *this;
+  }
+  read_ahead_state(const read_ahead_state&) = delete;
+  read_ahead_state& operator=(const read_ahead_state&) = delete;
+  ~read_ahead_state() = default;
+
+  [[nodiscard]] std::size_t buffered() const noexcept { return end - begin; }
+
+  bool enabled = false;
+  std::vector<char> bytes;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::uint64_t stream_read = 0;  // bytes taken from the socket so far
+  fifo<std::pair<std::uint64_t, std::vector<unique_fd>>> fds;
+};
+
+}  // namespace detail
+
 /// One end of a two-way channel between a creator and a created process.
 ///
 /// Move-only; closes its descriptor on destruction. In the creator, the
@@ -163,18 +202,7 @@ class [[nodiscard]] Channel {
   bool payload_inline_ = false;  // the payload came with the name, in buffer_
   std::vector<int> send_fds_;    // descriptors going with the frame sent
   std::vector<detail::unique_fd> received_fds_;  // ... and the one received
-  // Read-ahead (the channels of kept processes; see
-  // channel_access::read_ahead): one read takes whatever arrived, and the
-  // frames come out of ahead_[ahead_begin_, ahead_end_). Descriptors wait in
-  // ahead_fds_ under the stream offset of the last byte of the read that
-  // brought them, which lies inside the frame they came with.
-  bool read_ahead_ = false;
-  std::vector<char> ahead_;
-  std::size_t ahead_begin_ = 0;
-  std::size_t ahead_end_ = 0;
-  std::uint64_t stream_read_ = 0;  // bytes taken from the socket so far
-  detail::fifo<std::pair<std::uint64_t, std::vector<detail::unique_fd>>>
-      ahead_fds_;
+  detail::read_ahead_state ahead_;  // see channel_access::read_ahead
   // Frames that claim more are refused before anything is allocated.
   std::uint64_t max_payload_ = std::uint64_t{1} << 40;
 };
@@ -300,11 +328,11 @@ struct channel_access {
   /// the library polls itself (Exchange::ready and store know of the
   /// buffered bytes; a user's poll on fileno() would not).
   static void read_ahead(Channel& channel) noexcept {
-    channel.read_ahead_ = true;
+    channel.ahead_.enabled = true;
   }
   /// Bytes read ahead and not yet taken by a receive.
   static std::size_t buffered(const Channel& channel) noexcept {
-    return channel.ahead_end_ - channel.ahead_begin_;
+    return channel.ahead_.buffered();
   }
   enum class input { value, end, none };
   /// Whether a receive on `channel` would find something now (a frame has

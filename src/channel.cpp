@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -40,9 +41,10 @@ constexpr std::size_t inline_payload_limit = 64 * 1024;
 // The kernel passes at most SCM_MAX_FD (253) descriptors in one message.
 constexpr std::size_t max_fds_per_frame = 253;
 
-// A read-ahead channel reads up to this much at once: at first a page (a
-// process that sends one value needs no more), growing while reads fill it.
-constexpr std::size_t read_ahead_first = 4 * 1024;
+// A read-ahead channel reads up to this much at once: at first a small
+// buffer (a process that sends one value needs no more), doubling while
+// reads fill it.
+constexpr std::size_t read_ahead_first = 512;
 constexpr std::size_t read_ahead_capacity = 64 * 1024;
 
 /// Control space for the most descriptors one message can carry.
@@ -386,12 +388,20 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
   payload_inline_ = header.payload_size <= inline_payload_limit;
   const std::size_t first_read =
       header.name_size + (payload_inline_ ? header.payload_size : 0);
-  buffer_.resize(first_read);
-  if (read_bytes(buffer_.data(), first_read) != first_read) {
-    throw ChannelError(ChannelErrc::truncated_frame,
-                       "receive: the stream ended inside a frame");
+  if (ahead_.enabled && buffer_ahead(first_read)) {
+    // Decoded where it was read: no copy. Nothing reads the socket again
+    // before this frame is decoded (a large payload: after the name).
+    first_read_ = {ahead_.bytes.data() + ahead_.begin, first_read};
+    ahead_.begin += first_read;
+  } else {
+    buffer_.resize(first_read);
+    if (read_bytes(buffer_.data(), first_read) != first_read) {
+      throw ChannelError(ChannelErrc::truncated_frame,
+                         "receive: the stream ended inside a frame");
+    }
+    first_read_ = buffer_;
   }
-  const std::string sent_name(buffer_.data(), header.name_size);
+  const std::string_view sent_name(first_read_.data(), header.name_size);
   if (header.kind == detail::frame_kind::end) {
     frame_done();
     fd_.reset();
@@ -416,6 +426,9 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw RemoteError(std::move(error.first), error.second);
   }
   if (header.type_hash != expected_hash || sent_name != expected_name) {
+    const std::string message = "receive<" + std::string(expected_name) +
+                                ">: the peer sent a value of type " +
+                                std::string(sent_name);
     if (!payload_inline_) {
       skip_payload(header.payload_size);  // keep the stream in step
     }
@@ -427,9 +440,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     } else {
       frame_done();
     }
-    throw ChannelError(ChannelErrc::type_mismatch,
-                       "receive<" + std::string(expected_name) +
-                           ">: the peer sent a value of type " + sent_name);
+    throw ChannelError(ChannelErrc::type_mismatch, message);
   }
   return header;
 }
@@ -511,6 +522,21 @@ std::size_t Channel::read_bytes(char* data, std::size_t size) {
   return done;
 }
 
+bool Channel::buffer_ahead(std::size_t size) {
+  if (size > read_ahead_capacity) {
+    return false;  // read_bytes copies it out
+  }
+  while (ahead_.buffered() < size) {
+    if (ahead_.bytes.size() < size) {  // room for all of it once compacted
+      ahead_.bytes.resize(std::max(std::bit_ceil(size), read_ahead_first));
+    }
+    if (fill_ahead(0) <= 0) {
+      return false;  // the end: read_bytes reports it
+    }
+  }
+  return true;
+}
+
 long Channel::fill_ahead(int flags) {
   if (ahead_.begin == ahead_.end) {
     ahead_.begin = ahead_.end = 0;
@@ -559,7 +585,7 @@ long Channel::fill_ahead(int flags) {
 
 std::span<const char> Channel::take_payload(std::size_t size) {
   if (payload_inline_) {
-    return {buffer_.data() + (buffer_.size() - size), size};
+    return first_read_.subspan(first_read_.size() - size);
   }
   receive_payload(buffer_, size);
   return buffer_;

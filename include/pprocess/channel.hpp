@@ -175,6 +175,8 @@ class [[nodiscard]] Channel {
   // Reads what has arrived into ahead_: the byte count, 0 at the end, -1
   // when `flags` has MSG_DONTWAIT and nothing is there.
   long fill_ahead(int flags);
+  // Whether the next `size` bytes are (now) in ahead_ in one piece.
+  bool buffer_ahead(std::size_t size);
   void accept_peer();
   void await_ack();
   void frame_done() noexcept;
@@ -199,8 +201,10 @@ class [[nodiscard]] Channel {
   detail::private_fd listener_;  // server: the listening socket
   std::string address_;          // server, client: the socket's path
   std::vector<char> buffer_;     // cereal's encodings, reused between frames
-  bool payload_inline_ = false;  // the payload came with the name, in buffer_
-  std::vector<int> send_fds_;    // descriptors going with the frame sent
+  bool payload_inline_ = false;  // the payload came with the name
+  std::span<const char> first_read_;  // the frame's name (and inline
+                                      // payload): in buffer_ or ahead_
+  std::vector<int> send_fds_;         // descriptors going with the frame sent
   std::vector<detail::unique_fd> received_fds_;  // ... and the one received
   detail::read_ahead_state ahead_;  // see channel_access::read_ahead
   // Frames that claim more are refused before anything is allocated.

@@ -550,6 +550,30 @@ TEST(SharedArrayTest, ArrayIsAnArgumentOfAReusableProcess) {
   EXPECT_EQ(m.slice(0, 5), expected);
 }
 
+TEST(SharedArrayTest, ManyShortCallsWithArrayArgumentsAmongOthers) {
+  // Short calls go several to a write; a call whose arguments carry a
+  // descriptor starts a write of its own, so each array reaches its call.
+  constexpr int calls = 400;
+  test_support::expect_no_descriptor_or_zombie_left([] {
+    pprocess::Map<long> m({.limit = 2, .reuse = true});
+    auto sum = m.manage(pprocess::MakeReusable(
+        [](int i, std::optional<SharedArray<int>> a) -> long {
+          return a ? std::accumulate(a->begin(), a->end(), 0L) : -i;
+        }));
+    for (int i = 0; i < calls; ++i) {
+      if (i % 4 == 0) {
+        sum(i, SharedArray<int>(10, i));
+      } else {
+        sum(i, std::optional<SharedArray<int>>{});
+      }
+    }
+    for (int i = 0; i < calls; ++i) {
+      ASSERT_EQ(m[static_cast<std::size_t>(i)], i % 4 == 0 ? 10L * i : -i)
+          << "call " << i;
+    }
+  });
+}
+
 TEST(SharedArrayTest, ArrayIsAResultOfAReusableProcess) {
   auto m = pprocess::pmap([](int i) { return SharedArray<int>(100, i); },
                           std::vector<int>{0, 1, 2, 3, 4, 5},

@@ -686,8 +686,11 @@ WHY_MISSED = [
      "its channel), and takes a copy-on-write fault for each page it writes "
      "after the fork (stack, heap, stdio locks). Tried and kept: binding at "
      "load, no allocation per task where avoidable, read-ahead, overlapping a "
-     "finished MakeParallel process's exit with the next fork. The run-to-run "
-     "spread on this machine is about 10%."),
+     "finished MakeParallel process's exit with the next fork. This ratio moves "
+     "a lot between runs on this shared machine: 1.1x to 1.55x were seen. "
+     "What is left is the creator's allocations after each fork (each one "
+     "writes pages the new process shares): an exchange that recycles its "
+     "per-process records and buffers would take most of them away."),
     ("reuse = true through manage, one call at a time: speed-up over Pool.apply",
      "This row is the latency twin of the Pool.map(chunksize=1) target, added "
      "here: one call at a time is a round trip, bounded by two wake-ups of the "

@@ -16,6 +16,7 @@
 
 #include "errors.hpp"
 #include "exchange_tuning.hpp"
+#include "this_process.hpp"
 
 namespace pprocess {
 namespace {
@@ -110,13 +111,14 @@ void detail::release_kept_processes() noexcept {
   auto& r = registry();
   const std::lock_guard lock(r.mutex);
   for (Exchange* exchange : r.exchanges) {
-    if (exchange->owner_ == ::getpid()) {
+    if (exchange->owner_ == detail::this_process()) {
       exchange->release_workers();
     }
   }
 }
 
-Exchange::Exchange(Options options) : options_(options), owner_(::getpid()) {
+Exchange::Exchange(Options options)
+    : options_(options), owner_(detail::this_process()) {
   if (!options_.limit) {
     options_.limit = available_processors();
   }
@@ -173,7 +175,7 @@ Exchange& Exchange::operator=(Exchange&& other) noexcept {
 
 void Exchange::shut_down() noexcept {
   waiting_.clear();
-  if (owner_ != ::getpid()) {
+  if (owner_ != detail::this_process()) {
     // A created process's copy of its creator's exchange: the processes are
     // its siblings, not its children. Close the copies of the descriptors
     // and leave the processes alone.
@@ -206,7 +208,7 @@ void Exchange::shut_down() noexcept {
 }
 
 void Exchange::check_owner(const char* what) const {
-  if (owner_ != ::getpid()) {
+  if (owner_ != detail::this_process()) {
     throw Error(std::string("Exchange::") + what +
                 ": this exchange belongs to process " + std::to_string(owner_) +
                 "; a created process cannot use its creator's exchange");

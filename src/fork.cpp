@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <ostream>
+#include <pthread.h>
 #include <string>
 
 #if defined(__GLIBCXX__)
@@ -30,6 +32,7 @@
 
 #include "errors.hpp"
 #include "pprocess/channel.hpp"
+#include "this_process.hpp"
 
 namespace pprocess {
 namespace {
@@ -92,7 +95,29 @@ pid_t fork_process(const char* what, bool listed) {
   return pid;
 }
 
+// 0: not known yet (or forgotten by a fork).
+std::atomic<pid_t> known_pid{0};
+
+void forget_pid() noexcept {
+  known_pid.store(0, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+pid_t detail::this_process() noexcept {
+  pid_t pid = known_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    // Registered before the pid is first remembered: any fork after that
+    // runs the handler, including a fork() of the program's own.
+    static const bool registered =
+        ::pthread_atfork(nullptr, nullptr, forget_pid) == 0;
+    pid = ::getpid();
+    if (registered) {
+      known_pid.store(pid, std::memory_order_relaxed);
+    }
+  }
+  return pid;
+}
 
 Channel create() {
   std::array<int, 2> fds{};
@@ -102,7 +127,7 @@ Channel create() {
   detail::unique_fd creator_end(fds[0]);
   detail::unique_fd created_end(fds[1]);
 
-  const pid_t creator = ::getpid();
+  const pid_t creator = detail::this_process();
   const pid_t pid = fork_process("create", true);
   if (pid == 0) {
     creator_end.reset();

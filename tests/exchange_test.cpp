@@ -2,6 +2,7 @@
 #include "pprocess/exchange.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <streambuf>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -484,6 +486,45 @@ TEST(ExchangeTest, ManagedCallableStartsTheFunction) {
   }
   x.finish();
   EXPECT_EQ(sorted(x.values), (std::vector<int>{0, 1, 4, 9}));
+}
+
+TEST(ExchangeTest, CreatedProcessCannotUseItsCreatorsExchange) {
+  Collect x({.limit = 2});
+  x.start(send_square, 2);
+  auto ch = pprocess::start([&x](pprocess::Channel& c) {
+    try {
+      x.start(send_square, 3);
+      c.send(std::string("no error"));
+    } catch (const pprocess::Error& e) {
+      c.send(std::string(e.what()));
+    }
+  });
+  const auto what = ch.receive<std::string>();
+  EXPECT_NE(what.find("belongs to process " + std::to_string(::getpid())),
+            std::string::npos)
+      << what;
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{4}));
+}
+
+TEST(ExchangeTest, ProcessForkedByTheProgramCannotUseTheExchange) {
+  // A fork() of the program's own, not through pprocess: the exchange must
+  // still see that it is in another process.
+  Collect x({.limit = 1});
+  x.start(send_square, 2);
+  test_support::forked_process child([&x]() -> int {
+    try {
+      x.start(send_square, 3);
+      return 1;
+    } catch (const pprocess::Error&) {
+      return 0;
+    }
+  });
+  const int status = child.wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{4}));
 }
 
 TEST(ExchangeTest, ExchangeIsMovable) {

@@ -65,9 +65,6 @@ enum class channel_role : std::uint8_t {
            ///< accepted on a listening socket, with acknowledged frames
   client,  ///< a collector's connection to a background process
 };
-}  // namespace detail
-
-namespace detail {
 
 /// What a read-ahead channel (see channel_access::read_ahead) has read and
 /// not yet handed out: one read takes whatever arrived, and frames come out

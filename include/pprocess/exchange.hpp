@@ -157,7 +157,7 @@ struct worker_pool {
   // from it how many calls each process is given at once.
   std::chrono::nanoseconds busy{};
   std::size_t calls = 0;
-  std::size_t depth = 2;
+  std::size_t depth = 2;  // until calls are timed: pipeline_depth (src/)
 
   /// One more call took `took` of a process's time.
   void record(std::chrono::nanoseconds took) noexcept;

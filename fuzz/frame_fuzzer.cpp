@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// libFuzzer target: the frame decoder of persistent channels, fed by a peer
-// that may send anything. Whatever arrives, receive must either return a
-// value or throw a pprocess::Error: never crash, hang, leak, or let another
-// exception out. See fuzz/README.md.
+// libFuzzer target: the frame decoder of persistent channels and of
+// read-ahead channels, fed by a peer that may send anything. Whatever arrives,
+// receive must either return a value or throw a pprocess::Error: never crash,
+// hang, leak, or let another exception out. See fuzz/README.md.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,11 +61,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   // The peer's whole stream, then its end: reads never block.
   write_all(fds[1], data + 1, size - 1);
   ::shutdown(fds[1], SHUT_WR);
-  pprocess::Channel channel = pprocess::detail::channel_access::make_client(
-      pprocess::detail::unique_fd(fds[0]), 0, "fuzz");
+  // The top bit of the selector picks the decoder: a collector's connection
+  // to a background process, or a channel that reads ahead (an exchange's
+  // own channels: frames decoded from one buffer, descriptors matched to
+  // frames by stream offset).
+  using pprocess::detail::channel_access;
+  const bool ahead = (selector & 0x80) != 0;
+  pprocess::detail::unique_fd end(fds[0]);
+  pprocess::Channel channel =
+      ahead ? channel_access::make(std::move(end), {})
+            : channel_access::make_client(std::move(end), 0, "fuzz");
+  if (ahead) {
+    channel_access::read_ahead(channel);
+  }
   for (int frame = 0; frame < 8 && channel; ++frame) {
     try {
-      if (pprocess::detail::channel_access::take_end(channel)) {
+      if (!ahead && channel_access::take_end(channel)) {
         break;
       }
       receive_one(channel, static_cast<std::uint8_t>(selector >> frame));

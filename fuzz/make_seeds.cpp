@@ -67,5 +67,11 @@ int main(int argc, char* argv[]) {
                                                            "boom"),
                        frame_kind::exception)});
   write_seed(dir + "/mismatch", 1, {frame_of(7), frame_of(7)});
+  // Top bit: the read-ahead decoder, several frames in one read. With 0x80
+  // the frames are received as vector<double>, grid_cell, vector<double>...
+  write_seed(
+      dir + "/ahead", 0x80,
+      {frame_of(std::vector<double>{1.5}), frame_of(fuzz::grid_cell{1, 2, 3.0}),
+       frame_of(std::vector<double>{}), frame_of(fuzz::grid_cell{4, 5, 6.0})});
   return 0;
 }

@@ -688,9 +688,12 @@ WHY_MISSED = [
      "load, no allocation per task where avoidable, read-ahead, overlapping a "
      "finished MakeParallel process's exit with the next fork. This ratio moves "
      "a lot between runs on this shared machine: 1.1x to 1.55x were seen. "
-     "What is left is the creator's allocations after each fork (each one "
-     "writes pages the new process shares): an exchange that recycles its "
-     "per-process records and buffers would take most of them away."),
+     "Tried and dropped: recycling the exchange's per-process records and "
+     "read buffers and keeping small closures in place took the creator "
+     "from about 5.7 to 0.6 allocations per task but only from 10 to 9 page "
+     "faults, with no change in time that this machine could measure. Most "
+     "of the faults left are the fork's own (the stack, the locks held "
+     "around fork, the stdio lock of fflush)."),
     ("reuse = true through manage, one call at a time: speed-up over Pool.apply",
      "This row is the latency twin of the Pool.map(chunksize=1) target, added "
      "here: one call at a time is a round trip, bounded by two wake-ups of the "

@@ -184,10 +184,7 @@ void Exchange::shut_down() noexcept {
     retiring_.clear();
     return;
   }
-  std::vector<detail::child> children;
-  for (auto& r : retiring_) {
-    children.push_back(std::move(r.process));
-  }
+  std::vector<detail::child> children = std::move(retiring_);
   retiring_.clear();
   for (auto* list : {&active_, &removed_}) {
     for (auto& entry : *list) {
@@ -303,10 +300,7 @@ bool Exchange::busy() const {
 }
 
 std::size_t Exchange::processes() const noexcept {
-  return active_.size() +
-         static_cast<std::size_t>(std::count_if(
-             retiring_.begin(), retiring_.end(),
-             [](const detail::retiring_process& r) { return r.counted; }));
+  return active_.size() + retiring_.size();
 }
 
 void Exchange::wait() {
@@ -376,9 +370,9 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
         detail::channel_access::process(entry->channel).pollable();
     fds.push_back({pidfd, POLLIN, 0});  // -1 is ignored by poll()
   }
-  for (auto& r : retiring_) {
-    fds.push_back({r.process.pollable(), POLLIN, 0});
-    needs_ticks = needs_ticks || r.process.pollable() < 0;
+  for (auto& c : retiring_) {
+    fds.push_back({c.pollable(), POLLIN, 0});
+    needs_ticks = needs_ticks || c.pollable() < 0;
   }
   if (fds.empty()) {
     return;
@@ -474,10 +468,6 @@ void Exchange::after_delivery(exchange_entry& entry) {
     }
   } else if (options_.continuous || entry.persistent) {
     entry.delivered = true;
-  } else if (entry.ends_with_its_value) {
-    // A MakeParallel process: its work is done, and its exit (streams
-    // flushed, memory released) overlaps the start of the next process.
-    retire(entry, false);
   } else {
     // One value per process: its work is done and it is exiting. Waiting a
     // moment for that here saves a round of the poll loop per process; one

@@ -157,8 +157,7 @@ void Exchange::launch(detail::waiting_work& work) {
     active_.push_back(std::make_unique<exchange_entry>(
         exchange_entry{.channel = work.launch(),
                        .tasks = {work.task},
-                       .pool = detail::no_pool,
-                       .ends_with_its_value = work.ends_with_its_value}));
+                       .pool = detail::no_pool}));
     // The exchange polls this channel; one read takes the value whole.
     detail::channel_access::read_ahead(active_.back()->channel);
   } else {
@@ -243,23 +242,23 @@ std::unique_ptr<exchange_entry> Exchange::detach(exchange_entry& entry) {
   return owned;
 }
 
-void Exchange::retire(exchange_entry& entry, bool counted) {
+void Exchange::retire(exchange_entry& entry) {
   const std::unique_ptr<exchange_entry> owned = detach(entry);
   detail::child process =
       std::move(detail::channel_access::process(owned->channel));
   owned->channel.close();
   if (process && !process.try_reap()) {
-    retiring_.push_back({std::move(process), counted});
+    retiring_.push_back(std::move(process));
   }
 }
 
 void Exchange::reap_retiring(bool block) {
-  std::erase_if(retiring_, [block](detail::retiring_process& r) {
+  std::erase_if(retiring_, [block](detail::child& c) {
     if (block) {
-      r.process.wait();
+      c.wait();
       return true;
     }
-    return r.process.try_reap();
+    return c.try_reap();
   });
 }
 

@@ -300,7 +300,9 @@ TEST(ParallelTest, ProcessDyingAmongManyShortCallsFailsOnlyItsCall) {
       servers.insert(pid);
     }
   }
-  EXPECT_GE(servers.size(), 3U);  // two kept processes and a replacement
+  // The calls were shared (by the two kept processes, and a replacement
+  // if the survivor did not take all the rest).
+  EXPECT_GE(servers.size(), 2U);
 }
 
 TEST(ParallelTest, ShortCallsAreGivenSeveralAtOnceLongOnesTwo) {

@@ -121,33 +121,23 @@ struct batch_job {
 /// One created process the exchange watches, and the tasks it owes.
 struct exchange_entry {
   Channel channel;
-  fifo<std::size_t> tasks{};         // in flight, oldest first
-  fifo<encoded_frame> calls{};       // a kept process: their argument frames
-  std::size_t pool = no_pool;        // reusable worker pool, or no_pool
-  bool delivered = false;            // the oldest task sent something
-  bool draining = false;             // takes no further calls (see waitall)
-  bool persistent = false;           // a connection to a background process
-  bool ends_with_its_value = false;  // MakeParallel: only exits after it
-  std::size_t job = no_pool;         // pmap's pool: the batch job it serves
-  fifo<batch_flight> batches{};      // ... and its ranges in flight
+  fifo<std::size_t> tasks{};     // in flight, oldest first
+  fifo<encoded_frame> calls{};   // a kept process: their argument frames
+  std::size_t pool = no_pool;    // reusable worker pool, or no_pool
+  bool delivered = false;        // the oldest task sent something
+  bool draining = false;         // takes no further calls (see waitall)
+  bool persistent = false;       // a connection to a background process
+  std::size_t job = no_pool;     // pmap's pool: the batch job it serves
+  fifo<batch_flight> batches{};  // ... and its ranges in flight
   std::chrono::steady_clock::time_point last_delivery{};
 };
 
 /// Work waiting for a free process.
 struct waiting_work {
   std::size_t task;
-  std::size_t pool;                  // no_pool: start a process for it
-  deferred_start launch;             // when pool == no_pool
-  encoded_frame call;                // when pool != no_pool: the argument frame
-  bool ends_with_its_value = false;  // see exchange_entry
-};
-
-/// A process the exchange let go of and reaps as it ends.
-struct retiring_process {
-  child process;
-  // Still counted toward the limit: it may run user code (a start() body
-  // after its send). A MakeParallel process whose value arrived only exits.
-  bool counted = true;
+  std::size_t pool;       // no_pool: start a process for it
+  deferred_start launch;  // when pool == no_pool
+  encoded_frame call;     // when pool != no_pool: the argument frame
 };
 
 /// Processes that serve the calls of one reusable callable.
@@ -321,7 +311,7 @@ class Exchange {
   void serve(detail::exchange_entry& entry, bool ended);
   void after_delivery(detail::exchange_entry& entry);
   void end_process(detail::exchange_entry& entry);
-  void retire(detail::exchange_entry& entry, bool counted = true);
+  void retire(detail::exchange_entry& entry);
   std::unique_ptr<detail::exchange_entry> detach(detail::exchange_entry& entry);
   void reap_retiring(bool block);
   void check_owner(const char* what) const;
@@ -333,7 +323,7 @@ class Exchange {
   std::uint64_t next_managed_ = 1;
   std::vector<std::unique_ptr<detail::exchange_entry>> active_;
   std::vector<std::unique_ptr<detail::exchange_entry>> removed_;
-  std::vector<detail::retiring_process> retiring_;
+  std::vector<detail::child> retiring_;
   std::deque<detail::waiting_work> waiting_;
   std::vector<detail::worker_pool> pools_;
   std::vector<detail::batch_job> jobs_;
@@ -430,8 +420,7 @@ void Exchange::start_task(std::uint64_t managed, F&& fn, Args&&... args) {
                     [&](auto&... a) { return pprocess::start(body, a...); },
                     stored);
               }),
-          {},
-          detail::ends_with_its_value<callable>});
+          {}});
 }
 
 }  // namespace pprocess

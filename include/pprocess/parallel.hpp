@@ -45,16 +45,6 @@ struct parallel_callable {
 template <class F>
 struct reusable_callable : parallel_callable<F> {};
 
-/// The body of a created process whose last act is to send its one value
-/// (MakeParallel, MakeReusable): once the value arrived, the process has
-/// only its exit left to do.
-template <class T>
-inline constexpr bool ends_with_its_value = false;
-template <class F>
-inline constexpr bool ends_with_its_value<parallel_callable<F>> = true;
-template <class F>
-inline constexpr bool ends_with_its_value<reusable_callable<F>> = true;
-
 template <class T>
 inline constexpr bool is_reusable = false;
 template <class F>

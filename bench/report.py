@@ -765,8 +765,9 @@ OPTIMIZATIONS = [
      "pool processes still shared were copied on each write (glibc's mmap "
      "threshold grows, so big blocks came from the heap), and a result took "
      "16 bytes instead of 5."),
-    ("Read-ahead on every channel an exchange starts (one read per value "
-     "instead of a peek, a header read and a payload read), and no allocation "
+    ("Read-ahead on the channels an exchange starts for one value (one read "
+     "per value instead of a peek, a header read and a payload read), and no "
+     "allocation "
      "when sending (iovecs on the stack)",
      "Fork-per-task Map (limit 2) from about 7.4 k to 8.0-8.5 k tasks/s "
      "(measured while a finished process's exit still overlapped the next "

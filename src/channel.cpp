@@ -577,8 +577,8 @@ long Channel::fill_ahead(int flags) {
   ahead_.stream_read += got;
   if (ahead_.end == ahead_.bytes.size() &&
       ahead_.bytes.size() < read_ahead_capacity) {
-    ahead_.bytes.resize(ahead_.bytes.size() *
-                        2);  // more was waiting: read more at once
+    // More was waiting, likely: read more at once next time.
+    ahead_.bytes.resize(ahead_.bytes.size() * 2);
   }
   return static_cast<long>(got);
 }

@@ -158,8 +158,12 @@ void Exchange::launch(detail::waiting_work& work) {
         exchange_entry{.channel = work.launch(),
                        .tasks = {work.task},
                        .pool = detail::no_pool}));
-    // The exchange polls this channel; one read takes the value whole.
-    detail::channel_access::read_ahead(active_.back()->channel);
+    if (!options_.continuous) {
+      // One value, taken by the exchange: one read takes it whole. A
+      // continuous process's channel does not read ahead, so that a poll
+      // on its fileno() (a user's own loop over active()) sees every value.
+      detail::channel_access::read_ahead(active_.back()->channel);
+    }
   } else {
     active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
         .channel = pools_[work.pool].spawn(), .pool = work.pool}));

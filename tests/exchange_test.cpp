@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "pprocess/exchange.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -358,6 +359,31 @@ TEST(ExchangeTest, ReadyWithTimeoutReturnsNothingWhenNothingArrives) {
 TEST(ExchangeTest, ReadyReportsAValueAlreadyReadAhead) {
   // Both values are in the socket before the first receive, which reads
   // them in one go: the second is then in the channel, not the socket.
+  // (A channel that reads ahead, as the exchange's own kept processes'
+  // channels do.)
+  test_support::unique_pipe sent;
+  pprocess::Exchange x({.limit = 1, .continuous = true});
+  auto channel = pprocess::start(
+      [](pprocess::Channel& ch, int done_fd) {
+        ch.send(1);
+        ch.send(2);
+        (void)test_support::write_value(done_fd, 1);
+        sleep_ms(5000);
+      },
+      sent.write_end());
+  pprocess::detail::channel_access::read_ahead(channel);
+  x.add(std::move(channel));
+  ASSERT_TRUE(test_support::read_value<int>(sent.read_end()).has_value());
+  const auto first = x.ready(1000ms);
+  ASSERT_EQ(first.size(), 1U);
+  EXPECT_EQ(first[0]->receive<int>(), 1);
+  const auto second = x.ready(0ms);
+  ASSERT_EQ(second.size(), 1U);
+  EXPECT_EQ(second[0]->receive<int>(), 2);
+}
+
+TEST(ExchangeTest, ContinuousChannelsPollReadableForEachValue) {
+  // A user's own poll loop over active(): each value must wake it.
   test_support::unique_pipe sent;
   pprocess::Exchange x({.limit = 1, .continuous = true});
   x.start(
@@ -369,12 +395,11 @@ TEST(ExchangeTest, ReadyReportsAValueAlreadyReadAhead) {
       },
       sent.write_end());
   ASSERT_TRUE(test_support::read_value<int>(sent.read_end()).has_value());
-  const auto first = x.ready(1000ms);
-  ASSERT_EQ(first.size(), 1U);
-  EXPECT_EQ(first[0]->receive<int>(), 1);
-  const auto second = x.ready(0ms);
-  ASSERT_EQ(second.size(), 1U);
-  EXPECT_EQ(second[0]->receive<int>(), 2);
+  pprocess::Channel& channel = *x.active().at(0);
+  EXPECT_EQ(channel.receive<int>(), 1);
+  pollfd p{channel.fileno(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 1000), 1);
+  EXPECT_EQ(channel.receive<int>(), 2);
 }
 
 TEST(ExchangeTest, ReadyReturnsTheChannelThatHasData) {

@@ -356,6 +356,19 @@ TEST(ExchangeTest, ReadyWithTimeoutReturnsNothingWhenNothingArrives) {
   EXPECT_LT(ms, 2000.0);
 }
 
+namespace {
+
+/// Sends 1 and 2, then writes to `done_fd`: once that arrives, both values
+/// are in the socket. Then runs on.
+void send_two_then_tell(pprocess::Channel& ch, int done_fd) {
+  ch.send(1);
+  ch.send(2);
+  (void)test_support::write_value(done_fd, 1);
+  sleep_ms(5000);
+}
+
+}  // namespace
+
 TEST(ExchangeTest, ReadyReportsAValueAlreadyReadAhead) {
   // Both values are in the socket before the first receive, which reads
   // them in one go: the second is then in the channel, not the socket.
@@ -363,14 +376,7 @@ TEST(ExchangeTest, ReadyReportsAValueAlreadyReadAhead) {
   // channels do.)
   test_support::unique_pipe sent;
   pprocess::Exchange x({.limit = 1, .continuous = true});
-  auto channel = pprocess::start(
-      [](pprocess::Channel& ch, int done_fd) {
-        ch.send(1);
-        ch.send(2);
-        (void)test_support::write_value(done_fd, 1);
-        sleep_ms(5000);
-      },
-      sent.write_end());
+  auto channel = pprocess::start(send_two_then_tell, sent.write_end());
   pprocess::detail::channel_access::read_ahead(channel);
   x.add(std::move(channel));
   ASSERT_TRUE(test_support::read_value<int>(sent.read_end()).has_value());
@@ -386,14 +392,7 @@ TEST(ExchangeTest, ContinuousChannelsPollReadableForEachValue) {
   // A user's own poll loop over active(): each value must wake it.
   test_support::unique_pipe sent;
   pprocess::Exchange x({.limit = 1, .continuous = true});
-  x.start(
-      [](pprocess::Channel& ch, int done_fd) {
-        ch.send(1);
-        ch.send(2);
-        (void)test_support::write_value(done_fd, 1);
-        sleep_ms(5000);
-      },
-      sent.write_end());
+  x.start(send_two_then_tell, sent.write_end());
   ASSERT_TRUE(test_support::read_value<int>(sent.read_end()).has_value());
   pprocess::Channel& channel = *x.active().at(0);
   EXPECT_EQ(channel.receive<int>(), 1);

@@ -49,33 +49,26 @@ int poll_for(std::vector<pollfd>& fds,
   }
 }
 
-/// A vector lent for one call from a spare kept per thread, so that the
+/// A vector lent for one call from a spare the exchange keeps, so that the
 /// poll loop allocates nothing once the spare has grown (with a fork per
 /// task, each allocation copies a heap page the new process shares). A
 /// nested call finds the spare taken and gets a fresh vector.
 template <class T>
 class scratch_vector {
  public:
-  scratch_vector() : items_(std::move(spare())) { items_.clear(); }
-  ~scratch_vector() { spare() = std::move(items_); }
+  explicit scratch_vector(std::vector<T>& spare)
+      : spare_(spare), items_(std::move(spare)) {
+    items_.clear();
+  }
+  ~scratch_vector() { spare_ = std::move(items_); }
   scratch_vector(const scratch_vector&) = delete;
   scratch_vector& operator=(const scratch_vector&) = delete;
 
   std::vector<T>& operator*() noexcept { return items_; }
-  std::vector<T>* operator->() noexcept { return &items_; }
 
  private:
-  static std::vector<T>& spare() {
-    thread_local std::vector<T> kept;
-    return kept;
-  }
+  std::vector<T>& spare_;
   std::vector<T> items_;
-};
-
-/// A channel store() found readable, or a process it found ended.
-struct event {
-  exchange_entry* entry;
-  bool ended;
 };
 
 bool exited_cleanly(int status) {
@@ -214,20 +207,16 @@ void Exchange::check_owner(const char* what) const {
 
 void Exchange::add_persistent(Channel channel) {
   check_owner("connect");
-  auto entry = std::make_unique<exchange_entry>(
-      exchange_entry{.channel = std::move(channel),
-                     .tasks = {next_task_++},
-                     .pool = detail::no_pool});
+  auto entry = new_entry(std::move(channel), detail::no_pool);
+  entry->tasks.push_back(next_task_++);
   entry->persistent = true;
   active_.push_back(std::move(entry));
 }
 
 void Exchange::add(Channel channel) {
   check_owner("add");
-  active_.push_back(std::make_unique<exchange_entry>(
-      exchange_entry{.channel = std::move(channel),
-                     .tasks = {next_task_++},
-                     .pool = detail::no_pool}));
+  active_.push_back(new_entry(std::move(channel), detail::no_pool));
+  active_.back()->tasks.push_back(next_task_++);
 }
 
 void Exchange::add_wait(Channel channel) {
@@ -359,7 +348,7 @@ void Exchange::task_ended(std::size_t /*task*/, std::exception_ptr error,
 void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   check_owner("store");
   schedule();
-  scratch_vector<pollfd> scratch;
+  scratch_vector<pollfd> scratch(spare_pollfds_);
   std::vector<pollfd>& fds = *scratch;
   bool needs_ticks = false;
   bool buffered = false;  // values read ahead are there without waiting
@@ -389,8 +378,8 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   }
   reap_retiring(false);
 
-  scratch_vector<event> scratch_events;
-  std::vector<event>& events = *scratch_events;
+  scratch_vector<detail::store_event> scratch_events(spare_events_);
+  std::vector<detail::store_event>& events = *scratch_events;
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const bool readable =
         fds[2 * i].revents != 0 ||
@@ -400,7 +389,7 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
       events.push_back({active_[i].get(), ended});
     }
   }
-  for (const event& e : events) {
+  for (const detail::store_event& e : events) {
     // An earlier event may have removed this entry (and store_data may
     // have thrown, leaving the rest for the next call).
     const bool still_active =

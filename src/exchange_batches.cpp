@@ -41,8 +41,8 @@ void Exchange::schedule_jobs() {
       feed_batches(*worker);
     }
     while (jobs_[j].pending() && processes() < *options_.limit) {
-      auto entry = std::make_unique<exchange_entry>(
-          exchange_entry{.channel = jobs_[j].spawn(), .job = j});
+      auto entry = new_entry(jobs_[j].spawn(), detail::no_pool);
+      entry->job = j;
       exchange_entry& worker = *entry;
       active_.push_back(std::move(entry));
       feed_batches(worker);

@@ -154,23 +154,23 @@ bool Exchange::feed(exchange_entry& worker) {
 
 void Exchange::launch(detail::waiting_work& work) {
   if (work.pool == detail::no_pool) {
-    active_.push_back(std::make_unique<exchange_entry>(
-        exchange_entry{.channel = work.launch(),
-                       .tasks = {work.task},
-                       .pool = detail::no_pool}));
+    active_.push_back(new_entry(work.launch(), detail::no_pool));
+    exchange_entry& entry = *active_.back();
+    entry.tasks.push_back(work.task);
     if (!options_.continuous) {
       // One value, taken by the exchange: one read takes it whole. A
       // continuous process's channel does not read ahead, so that a poll
       // on its fileno() (a user's own loop over active()) sees every value.
-      detail::channel_access::read_ahead(active_.back()->channel);
+      detail::channel_access::read_ahead(entry.channel,
+                                         std::move(entry.read_buffer));
     }
   } else {
-    active_.push_back(std::make_unique<exchange_entry>(exchange_entry{
-        .channel = pools_[work.pool].spawn(), .pool = work.pool}));
+    active_.push_back(new_entry(pools_[work.pool].spawn(), work.pool));
     exchange_entry& worker = *active_.back();
     // Only the exchange polls a kept process's channel, and its results
     // come in bursts.
-    detail::channel_access::read_ahead(worker.channel);
+    detail::channel_access::read_ahead(worker.channel,
+                                       std::move(worker.read_buffer));
     detail::waiting_work* const first[] = {&work};
     if (!dispatch_calls(worker, first)) {
       // A new process that cannot take its first call died at once: the
@@ -247,13 +247,49 @@ std::unique_ptr<exchange_entry> Exchange::detach(exchange_entry& entry) {
 }
 
 void Exchange::retire(exchange_entry& entry) {
-  const std::unique_ptr<exchange_entry> owned = detach(entry);
+  std::unique_ptr<exchange_entry> owned = detach(entry);
   detail::child process =
       std::move(detail::channel_access::process(owned->channel));
-  owned->channel.close();
+  recycle(std::move(owned));  // closes the channel
   if (process && !process.try_reap()) {
     retiring_.push_back(std::move(process));
   }
+}
+
+std::unique_ptr<exchange_entry> Exchange::new_entry(Channel channel,
+                                                    std::size_t pool) {
+  std::unique_ptr<exchange_entry> entry;
+  if (spare_entries_.empty()) {
+    entry = std::make_unique<exchange_entry>();
+  } else {
+    entry = std::move(spare_entries_.back());
+    spare_entries_.pop_back();
+  }
+  entry->channel = std::move(channel);
+  entry->pool = pool;
+  return entry;
+}
+
+void Exchange::recycle(std::unique_ptr<exchange_entry> entry) noexcept {
+  entry->read_buffer = detail::channel_access::take_read_buffer(entry->channel);
+  entry->channel.close();
+  entry->clear();
+  // As many as there may be processes at once: enough for a steady flow.
+  if (spare_entries_.size() < *options_.limit) {
+    spare_entries_.push_back(std::move(entry));
+  }
+}
+
+void exchange_entry::clear() noexcept {
+  tasks.clear();
+  calls.clear();
+  pool = no_pool;
+  delivered = false;
+  draining = false;
+  persistent = false;
+  job = no_pool;
+  batches.clear();
+  last_delivery = {};
 }
 
 void Exchange::reap_retiring(bool block) {

@@ -328,8 +328,20 @@ struct channel_access {
   /// that a burst of small frames costs one system call. Only for channels
   /// the library polls itself (Exchange::ready and store know of the
   /// buffered bytes; a user's poll on fileno() would not).
-  static void read_ahead(Channel& channel) noexcept {
+  /// `storage`: a retired channel's buffer (see take_read_buffer), so that
+  /// a channel per task allocates none.
+  static void read_ahead(Channel& channel,
+                         std::vector<char> storage = {}) noexcept {
     channel.ahead_.enabled = true;
+    if (channel.ahead_.bytes.empty()) {
+      channel.ahead_.bytes = std::move(storage);
+    }
+  }
+  /// The storage of `channel`'s read-ahead buffer, for another channel;
+  /// what it held is dropped (the channel is about to be closed).
+  static std::vector<char> take_read_buffer(Channel& channel) noexcept {
+    channel.ahead_.begin = channel.ahead_.end = 0;
+    return std::move(channel.ahead_.bytes);
   }
   /// Bytes read ahead and not yet taken by a receive.
   static std::size_t buffered(const Channel& channel) noexcept {

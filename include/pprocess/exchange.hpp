@@ -26,6 +26,7 @@
 /// Destroying an exchange ends what it still runs: SIGTERM, a short grace,
 /// SIGKILL, and every process is reaped. See docs/lifetimes.md.
 
+#include <poll.h>
 #include <sys/types.h>  // pid_t
 
 #include <chrono>
@@ -44,6 +45,7 @@
 
 #include <pprocess/channel.hpp>
 #include <pprocess/detail/batch.hpp>
+#include <pprocess/detail/deferred_start.hpp>
 #include <pprocess/detail/fifo.hpp>
 #include <pprocess/parallel.hpp>
 
@@ -66,29 +68,6 @@ struct Options {
 };
 
 namespace detail {
-
-/// A move-only `Channel()` callable: the deferred start of one process.
-class deferred_start {
- public:
-  deferred_start() = default;
-  template <class F>
-  explicit deferred_start(F fn)
-      : impl_(std::make_unique<model<F>>(std::move(fn))) {}
-  Channel operator()() { return (*impl_)(); }
-
- private:
-  struct concept_t {
-    virtual ~concept_t() = default;
-    virtual Channel operator()() = 0;
-  };
-  template <class F>
-  struct model final : concept_t {
-    explicit model(F f) : fn(std::move(f)) {}
-    Channel operator()() override { return fn(); }
-    F fn;
-  };
-  std::unique_ptr<concept_t> impl_;
-};
 
 inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
 
@@ -130,6 +109,18 @@ struct exchange_entry {
   std::size_t job = no_pool;     // pmap's pool: the batch job it serves
   fifo<batch_flight> batches{};  // ... and its ranges in flight
   std::chrono::steady_clock::time_point last_delivery{};
+  // While the entry is spare (see Exchange::recycle): its last channel's
+  // read-ahead storage, for the next one.
+  std::vector<char> read_buffer{};
+
+  /// Forgets the process it served, keeping what it allocated.
+  void clear() noexcept;
+};
+
+/// A channel store() found readable, or whose process it found ended.
+struct store_event {
+  exchange_entry* entry;
+  bool ended;
 };
 
 /// Work waiting for a free process.
@@ -313,6 +304,9 @@ class Exchange {
   void end_process(detail::exchange_entry& entry);
   void retire(detail::exchange_entry& entry);
   std::unique_ptr<detail::exchange_entry> detach(detail::exchange_entry& entry);
+  std::unique_ptr<detail::exchange_entry> new_entry(Channel channel,
+                                                    std::size_t pool);
+  void recycle(std::unique_ptr<detail::exchange_entry> entry) noexcept;
   void reap_retiring(bool block);
   void check_owner(const char* what) const;
   void shut_down() noexcept;
@@ -324,10 +318,15 @@ class Exchange {
   std::vector<std::unique_ptr<detail::exchange_entry>> active_;
   std::vector<std::unique_ptr<detail::exchange_entry>> removed_;
   std::vector<detail::child> retiring_;
-  std::deque<detail::waiting_work> waiting_;
+  detail::fifo<detail::waiting_work> waiting_;
   std::vector<detail::worker_pool> pools_;
   std::vector<detail::batch_job> jobs_;
   std::map<detail::pool_key, std::size_t> pool_index_;
+  // Kept for reuse, so that a fork per task allocates nothing: retired
+  // entries, and the poll loop's lists (lent to one store() at a time).
+  std::vector<std::unique_ptr<detail::exchange_entry>> spare_entries_;
+  std::vector<pollfd> spare_pollfds_;
+  std::vector<detail::store_event> spare_events_;
 };
 
 namespace detail {

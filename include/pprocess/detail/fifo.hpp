@@ -13,7 +13,9 @@ namespace pprocess::detail {
 ///
 /// The exchange keeps several per created process, most of them empty, and
 /// a fork per task makes every allocation in the creator cost a page fault:
-/// the heap pages are shared with the process just created.
+/// the heap pages are shared with the process just created. So a fifo also
+/// keeps its capacity when it empties (std::deque frees and allocates a block
+/// every few items as it moves along).
 template <class T>
 class fifo {
  public:
@@ -46,6 +48,27 @@ class fifo {
     return items_.emplace_back(std::forward<Args>(args)...);
   }
   void push_back(T item) { items_.push_back(std::move(item)); }
+  /// Puts `item` first: in the place the last pop_front() freed, if any.
+  void push_front(T item) {
+    if (head_ > 0) {
+      items_[--head_] = std::move(item);
+    } else {
+      items_.insert(items_.begin(), std::move(item));
+    }
+  }
+
+  /// Removes the items in [first, last), keeping the order of the others.
+  void erase(typename std::vector<T>::iterator first,
+             typename std::vector<T>::iterator last) {
+    if (first == begin()) {
+      for (auto n = last - first; n > 0; --n) {
+        pop_front();  // may compact: no iterator is used after it
+      }
+    } else {
+      items_.erase(first, last);
+    }
+  }
+  void erase(typename std::vector<T>::iterator at) { erase(at, at + 1); }
 
   /// Removes the oldest item; what it owns is released now.
   void pop_front() {

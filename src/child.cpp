@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "fork_page.hpp"
+
 namespace pprocess::detail {
 namespace {
 
@@ -24,20 +26,22 @@ struct table_entry {
 
 /// The children of this process not reaped yet: few, so a flat list. (A
 /// hash map allocated a node per fork, and each allocation after a fork
-/// copies a heap page the new process still shares.)
+/// copies a heap page the new process still shares.) It lives on the fork
+/// page, with the other tables that every fork writes.
 class pid_list {
  public:
   using item = std::pair<pid_t, table_entry>;
   [[nodiscard]] auto begin() noexcept { return items_.begin(); }
   [[nodiscard]] auto end() noexcept { return items_.end(); }
-  [[nodiscard]] std::vector<item>::iterator find(pid_t pid) noexcept {
+  using iterator = std::pmr::vector<item>::iterator;
+  [[nodiscard]] iterator find(pid_t pid) noexcept {
     return std::find_if(items_.begin(), items_.end(),
                         [pid](const item& i) { return i.first == pid; });
   }
   void add(pid_t pid) { items_.emplace_back(pid, table_entry{}); }
   /// Removes `*it` (the last item takes its place); returns where the next
   /// item to look at is.
-  std::vector<item>::iterator erase(std::vector<item>::iterator it) noexcept {
+  iterator erase(iterator it) noexcept {
     if (it + 1 != items_.end()) {
       *it = std::move(items_.back());
     }
@@ -47,7 +51,7 @@ class pid_list {
   void clear() noexcept { items_.clear(); }
 
  private:
-  std::vector<item> items_;
+  std::pmr::vector<item> items_{&fork_page()};
 };
 
 struct process_table {
@@ -56,10 +60,8 @@ struct process_table {
 };
 
 process_table& table() noexcept {
-  // Leaked on purpose: created processes and static destructors must never
-  // find it destroyed.
-  static auto* instance = new process_table;
-  return *instance;
+  static process_table& instance = make_on_fork_page<process_table>();
+  return instance;
 }
 
 /// waitpid() retried on EINTR; returns its result.

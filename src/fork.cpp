@@ -31,6 +31,7 @@
 #include <pprocess/detail/private_fd.hpp>
 
 #include "errors.hpp"
+#include "fork_page.hpp"
 #include "pprocess/channel.hpp"
 #include "this_process.hpp"
 
@@ -50,14 +51,32 @@ bool only_stdio_behind(const std::ostream& stream) noexcept {
 #endif
 }
 
+/// What only_stdio_behind() said of a stream's buffer. Asked once per
+/// buffer: a created process that asked again as it ends would take page
+/// faults on libstdc++'s code, which it has not run yet. A buffer that is
+/// only stdio is one of libstdc++'s own, never destroyed, so its address
+/// never comes back as another buffer's.
+struct stream_check {
+  const std::streambuf* buffer = nullptr;
+  bool only_stdio = false;
+};
+
 void flush_streams() noexcept {
   // Flushing a stdio-synchronized stream calls fflush(stdout) even with
   // nothing to write, and that writes to the FILE: a page the process
   // shares with its creator (or its last created process) copied on every
   // fork. Only streams with a buffer of their own are flushed here.
+  // Per thread: threads may fork at once. Written only when a buffer
+  // changes, so its page is not copied at every fork.
+  thread_local std::array<stream_check, 3> checks{};
   try {
+    std::size_t i = 0;
     for (std::ostream* stream : {&std::cout, &std::cerr, &std::clog}) {
-      if (!only_stdio_behind(*stream)) {
+      stream_check& check = checks[i++];
+      if (stream->rdbuf() != check.buffer) {
+        check = {stream->rdbuf(), only_stdio_behind(*stream)};
+      }
+      if (!check.only_stdio) {
         stream->flush();
       }
     }
@@ -95,17 +114,21 @@ pid_t fork_process(const char* what, bool listed) {
   return pid;
 }
 
-// 0: not known yet (or forgotten by a fork).
-std::atomic<pid_t> known_pid{0};
+/// This process's pid; 0: not known yet (or forgotten by a fork). On the
+/// fork page: the created process writes it anyway, right after the fork.
+std::atomic<pid_t>& known_pid() {
+  static auto& pid = detail::make_on_fork_page<std::atomic<pid_t>>(0);
+  return pid;
+}
 
 void forget_pid() noexcept {
-  known_pid.store(0, std::memory_order_relaxed);
+  known_pid().store(0, std::memory_order_relaxed);
 }
 
 }  // namespace
 
 pid_t detail::this_process() noexcept {
-  pid_t pid = known_pid.load(std::memory_order_relaxed);
+  pid_t pid = known_pid().load(std::memory_order_relaxed);
   if (pid == 0) {
     // Registered before the pid is first remembered: any fork after that
     // runs the handler, including a fork() of the program's own.
@@ -113,7 +136,7 @@ pid_t detail::this_process() noexcept {
         ::pthread_atfork(nullptr, nullptr, forget_pid) == 0;
     pid = ::getpid();
     if (registered) {
-      known_pid.store(pid, std::memory_order_relaxed);
+      known_pid().store(pid, std::memory_order_relaxed);
     }
   }
   return pid;

@@ -8,19 +8,22 @@
 #include <mutex>
 #include <vector>
 
+#include "fork_page.hpp"
+
 namespace pprocess::detail {
 namespace {
 
 struct fd_list {
   std::mutex mutex;
-  // A flat list: no allocation per descriptor (each allocation after a fork
-  // copies a heap page the new process still shares).
-  std::vector<int> fds;
+  // A flat list on the fork page: no allocation per descriptor (each
+  // allocation after a fork copies a heap page the new process still
+  // shares), and the same page as the other tables every fork writes.
+  std::pmr::vector<int> fds{&fork_page()};
 };
 
 fd_list& list() noexcept {
-  static auto* instance = new fd_list;  // never destroyed: see child.cpp
-  return *instance;
+  static fd_list& instance = make_on_fork_page<fd_list>();
+  return instance;
 }
 
 }  // namespace

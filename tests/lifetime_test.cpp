@@ -79,6 +79,31 @@ TEST(LifetimeTest, StartAndReceiveLeaveNoDescriptorOpen) {
   EXPECT_EQ(open_fd_count(), before);
 }
 
+// More processes at once than the fork page has room for (src/fork_page.hpp):
+// the process table and the descriptor list go on growing on the heap.
+TEST(LifetimeTest, ManyProcessesAtOnceAreAllServedReapedAndClosed) {
+  test_support::expect_no_descriptor_or_zombie_left([] {
+    constexpr int count = 150;
+    std::vector<pprocess::Channel> channels;
+    for (int i = 0; i < count; ++i) {
+      channels.push_back(pprocess::start(
+          [](pprocess::Channel& c, int n) {
+            (void)c.receive<int>();  // all alive until the creator says
+            c.send(n * 2);
+          },
+          i));
+    }
+    for (auto& channel : channels) {
+      channel.send(0);
+    }
+    for (int i = 0; i < count; ++i) {
+      EXPECT_EQ(channels[static_cast<std::size_t>(i)].receive<int>(), i * 2);
+    }
+    channels.clear();
+    pprocess::waitall();
+  });
+}
+
 TEST(LifetimeTest, FailedReceiveLeavesNoDescriptorOpen) {
   const int before = open_fd_count();
   {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -276,7 +277,10 @@ void Exchange::recycle(std::unique_ptr<exchange_entry> entry) noexcept {
   entry->clear();
   // As many as there may be processes at once: enough for a steady flow.
   if (spare_entries_.size() < *options_.limit) {
-    spare_entries_.push_back(std::move(entry));
+    try {
+      spare_entries_.push_back(std::move(entry));
+    } catch (const std::bad_alloc&) {  // a cache: the entry just goes
+    }
   }
 }
 

@@ -13,9 +13,11 @@
 
 namespace pprocess::detail {
 
-/// Allocates from one static page, then (once it is used up) from the heap.
+/// Allocates from one page, then (once it is used up) from the heap.
 /// Thread-safe. What it gives back is never reused: its users grow by
-/// doubling, so the page holds their first few sizes.
+/// doubling, so the page holds their first few sizes. They grow under their
+/// own locks, which fork_process() holds across fork(), so no created
+/// process inherits this resource's lock taken.
 std::pmr::memory_resource& fork_page() noexcept;
 
 /// A `T` built in fork_page() and never destroyed (created processes and

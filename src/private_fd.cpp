@@ -19,6 +19,10 @@ struct fd_list {
   // allocation after a fork copies a heap page the new process still
   // shares), and the same page as the other tables every fork writes.
   std::pmr::vector<int> fds{&fork_page()};
+  // /dev/null, opened at a fork with descriptors listed and closed when the
+  // list empties: what a created process puts in place of each listed
+  // descriptor (it inherits this one), so that it opens no file itself.
+  int placeholder = -1;
 };
 
 fd_list& list() noexcept {
@@ -48,11 +52,20 @@ void private_fd::reset() noexcept {
       l.fds.pop_back();
     }
     fd_.reset();
+    if (l.fds.empty() && l.placeholder >= 0) {
+      (void)::close(l.placeholder);
+      l.placeholder = -1;
+    }
   }
 }
 
 void lock_private_fds_for_fork() noexcept {
-  list().mutex.lock();
+  auto& l = list();
+  l.mutex.lock();
+  if (!l.fds.empty() && l.placeholder < 0) {
+    // Failing leaves -1: the created process then closes what it hides.
+    l.placeholder = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  }
 }
 
 void unlock_private_fds_in_creator() noexcept {
@@ -61,20 +74,15 @@ void unlock_private_fds_in_creator() noexcept {
 
 void hide_private_fds_in_created() noexcept {
   auto& l = list();
-  if (!l.fds.empty()) {
-    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    for (const int fd : l.fds) {
-      if (null >= 0) {
-        // dup3 replaces the descriptor atomically and keeps it close-on-exec.
-        (void)::dup3(null, fd, O_CLOEXEC);
-      } else {
-        (void)::close(fd);
-      }
-    }
-    if (null >= 0) {
-      (void)::close(null);
+  for (const int fd : l.fds) {
+    if (l.placeholder >= 0) {
+      // dup3 replaces the descriptor atomically and keeps it close-on-exec.
+      (void)::dup3(l.placeholder, fd, O_CLOEXEC);
+    } else {
+      (void)::close(fd);
     }
   }
+  // The placeholder stays: this process's own channel is listed next.
   l.fds.clear();
   l.mutex.unlock();
 }

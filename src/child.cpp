@@ -98,19 +98,30 @@ int open_pidfd(pid_t pid) noexcept {
 
 }  // namespace
 
-child::child(pid_t pid) noexcept
-    : pid_(pid), pidfd_(unique_fd(open_pidfd(pid))) {}
+child::child(pid_t pid) noexcept : pid_(pid) {}
 
 child::child(child&& other) noexcept
     : pid_(std::exchange(other.pid_, 0)),
       pidfd_(std::move(other.pidfd_)),
+      pidfd_tried_(std::exchange(other.pidfd_tried_, false)),
       status_(std::exchange(other.status_, std::nullopt)) {}
+
+int child::pollable() noexcept {
+  // Only while the process is ours and not reaped: its pid cannot have
+  // been given to another process yet.
+  if (!pidfd_tried_ && pid_ > 0 && !status_) {
+    pidfd_tried_ = true;
+    pidfd_ = private_fd(unique_fd(open_pidfd(pid_)));
+  }
+  return pidfd_.get();
+}
 
 child& child::operator=(child&& other) noexcept {
   if (this != &other) {
     detach();
     pid_ = std::exchange(other.pid_, 0);
     pidfd_ = std::move(other.pidfd_);
+    pidfd_tried_ = std::exchange(other.pidfd_tried_, false);
     status_ = std::exchange(other.status_, std::nullopt);
   }
   return *this;
@@ -131,6 +142,7 @@ void child::detach() noexcept {
   }
   pid_ = 0;
   pidfd_.reset();
+  pidfd_tried_ = false;
   status_.reset();
 }
 
@@ -176,7 +188,7 @@ bool child::wait_for(std::chrono::milliseconds timeout) noexcept {
     if (left.count() <= 0) {
       return false;
     }
-    if (pidfd_) {
+    if (pollable() >= 0) {
       pollfd p{pidfd_.get(), POLLIN, 0};
       (void)::poll(&p, 1, static_cast<int>(left.count()) + 1);
     } else {
@@ -191,11 +203,13 @@ void child::wait() noexcept {
   }
 }
 
-void child::signal(int signal) const noexcept {
-  if (pid_ > 0 && !status_) {
+void child::signal(int signal) noexcept {
+  // Reaped behind our back (a waitpid(-1) of the program's own), the pid
+  // may name another process by now: try_reap() learns of it first.
+  if (pid_ > 0 && !try_reap()) {
 #ifdef SYS_pidfd_send_signal
-    if (pidfd_ && ::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal,
-                            nullptr, 0) == 0) {
+    if (pollable() >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd_.get(),
+                                     signal, nullptr, 0) == 0) {
       return;
     }
 #endif

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <mutex>
 #include <set>
 #include <string>
@@ -22,22 +23,22 @@ namespace pprocess {
 namespace {
 
 using detail::exchange_entry;
-using detail::exit_linger_wait;
 using detail::exit_status_wait;
 using detail::reap_poll_interval;
 using detail::termination_grace;
 
-/// poll() retried on EINTR with the time left; returns its result.
-int poll_for(std::vector<pollfd>& fds,
-             std::optional<std::chrono::milliseconds> timeout) {
+/// poll() until `deadline` (time_point::max(): no limit), retried on EINTR
+/// with the time left; returns its result.
+int poll_until(std::vector<pollfd>& fds,
+               std::chrono::steady_clock::time_point deadline) {
   using clock = std::chrono::steady_clock;
-  const auto deadline = timeout ? clock::now() + *timeout : clock::time_point{};
   for (;;) {
     int wait_ms = -1;
-    if (timeout) {
+    if (deadline != clock::time_point::max()) {
       const auto left =
           std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
-      wait_ms = static_cast<int>(std::max<long long>(left.count(), 0));
+      wait_ms =
+          static_cast<int>(std::clamp<long long>(left.count(), 0, INT_MAX));
     }
     const int n = ::poll(fds.data(), fds.size(), wait_ms);
     if (n >= 0) {
@@ -47,6 +48,13 @@ int poll_for(std::vector<pollfd>& fds,
       throw detail::os_error(errno, "Exchange: poll");
     }
   }
+}
+
+/// When a wait of `timeout` (none: no limit) from now ends.
+std::chrono::steady_clock::time_point deadline_after(
+    std::optional<std::chrono::milliseconds> timeout) {
+  using clock = std::chrono::steady_clock;
+  return timeout ? clock::now() + *timeout : clock::time_point::max();
 }
 
 /// A vector lent for one call from a spare the exchange keeps, so that the
@@ -70,6 +78,21 @@ class scratch_vector {
   std::vector<T>& spare_;
   std::vector<T> items_;
 };
+
+/// Whether a process listed at `started` is young enough to be watched
+/// through its channel alone, without a pidfd: its channel tells of its end,
+/// unless a process of its own still holds it (which pidfd_after bounds),
+/// and opening a pidfd costs more than a short task. `due` learns when the
+/// pidfd will be needed.
+bool young(std::chrono::steady_clock::time_point started,
+           std::chrono::steady_clock::time_point now,
+           std::chrono::steady_clock::time_point& due) noexcept {
+  if (now - started >= detail::pidfd_after) {
+    return false;
+  }
+  due = std::min(due, started + detail::pidfd_after);
+  return true;
+}
 
 bool exited_cleanly(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -177,7 +200,10 @@ void Exchange::shut_down() noexcept {
     retiring_.clear();
     return;
   }
-  std::vector<detail::child> children = std::move(retiring_);
+  std::vector<detail::child> children;
+  for (auto& r : retiring_) {
+    children.push_back(std::move(r.process));
+  }
   retiring_.clear();
   for (auto* list : {&active_, &removed_}) {
     for (auto& entry : *list) {
@@ -250,7 +276,8 @@ std::vector<Channel*> Exchange::ready(
       std::any_of(active_.begin(), active_.end(), [](const auto& entry) {
         return detail::channel_access::buffered(entry->channel) > 0;
       });
-  poll_for(fds, buffered ? std::chrono::milliseconds(0) : timeout);
+  (void)poll_until(fds, buffered ? std::chrono::steady_clock::now()
+                                 : deadline_after(timeout));
   for (std::size_t i = 0; i < fds.size(); ++i) {
     if (fds[i].revents != 0 ||
         detail::channel_access::buffered(active_[i]->channel) > 0) {
@@ -348,33 +375,66 @@ void Exchange::task_ended(std::size_t /*task*/, std::exception_ptr error,
 void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   check_owner("store");
   schedule();
+  using clock = std::chrono::steady_clock;
+  const auto deadline = deadline_after(timeout);
   scratch_vector<pollfd> scratch(spare_pollfds_);
   std::vector<pollfd>& fds = *scratch;
-  bool needs_ticks = false;
   bool buffered = false;  // values read ahead are there without waiting
-  for (auto& entry : active_) {
-    buffered = buffered || detail::channel_access::buffered(entry->channel) > 0;
-    fds.push_back({entry->channel.fileno(), POLLIN, 0});
-    const int pidfd =
-        detail::channel_access::process(entry->channel).pollable();
-    fds.push_back({pidfd, POLLIN, 0});  // -1 is ignored by poll()
-  }
-  for (auto& c : retiring_) {
-    fds.push_back({c.pollable(), POLLIN, 0});
-    needs_ticks = needs_ticks || c.pollable() < 0;
-  }
-  if (fds.empty()) {
-    return;
-  }
-  if (needs_ticks && (!timeout || *timeout > reap_poll_interval)) {
-    timeout = reap_poll_interval;
-  }
-  if (buffered) {
-    timeout = std::chrono::milliseconds(0);
-  }
-  if (poll_for(fds, timeout) == 0 && !buffered) {
+  for (;;) {
+    fds.clear();
+    buffered = false;
+    bool needs_ticks = false;
+    const auto now = clock::now();
+    auto pidfd_due = clock::time_point::max();  // the next young process's
+    for (auto& entry : active_) {
+      buffered =
+          buffered || detail::channel_access::buffered(entry->channel) > 0;
+      fds.push_back({entry->channel.fileno(), POLLIN, 0});
+      detail::child& process = detail::channel_access::process(entry->channel);
+      const int pidfd =
+          process.pidfd() >= 0 || !young(entry->started, now, pidfd_due)
+              ? process.pollable()
+              : -1;
+      fds.push_back({pidfd, POLLIN, 0});  // -1 is ignored by poll()
+    }
+    for (auto& r : retiring_) {
+      if (r.channel_end && r.process.pidfd() < 0 &&
+          young(r.started, now, pidfd_due)) {
+        // Its end closes as it exits (a hang-up, whatever it left unread).
+        fds.push_back({r.channel_end.get(), POLLRDHUP, 0});
+        continue;
+      }
+      r.channel_end.reset();  // watched by its pidfd from now on
+      const int pidfd = r.process.pollable();
+      fds.push_back({pidfd, POLLIN, 0});
+      needs_ticks = needs_ticks || pidfd < 0;
+    }
+    if (fds.empty()) {
+      return;
+    }
+    auto wake = std::min(deadline, pidfd_due);
+    if (needs_ticks) {
+      wake = std::min(wake, now + reap_poll_interval);
+    }
+    if (poll_until(fds, buffered ? now : wake) > 0 || buffered) {
+      break;
+    }
     reap_retiring(false);
-    return;
+    if (pidfd_due > clock::now() || clock::now() >= deadline) {
+      return;  // the caller's time is up (or a tick to reap by)
+    }
+    // A process became old enough to be watched by its pidfd: on waiting.
+  }
+  // A process seen hanging up may not be reapable yet (it closes its
+  // descriptors just before): its pidfd tells when it is.
+  const std::size_t retiring_first = 2 * active_.size();
+  for (std::size_t i = 0; i < retiring_.size(); ++i) {
+    detail::retiring_process& r = retiring_[i];
+    if (r.channel_end && fds[retiring_first + i].revents != 0 &&
+        !r.process.try_reap()) {
+      r.channel_end.reset();
+      (void)r.process.pollable();
+    }
   }
   reap_retiring(false);
 
@@ -458,12 +518,8 @@ void Exchange::after_delivery(exchange_entry& entry) {
   } else if (options_.continuous || entry.persistent) {
     entry.delivered = true;
   } else {
-    // One value per process: its work is done and it is exiting. Waiting a
-    // moment for that here saves a round of the poll loop per process; one
-    // that lingers is reaped later from the retiring list.
-    (void)detail::channel_access::process(entry.channel)
-        .wait_for(exit_linger_wait);
-    retire(entry);
+    // One value per process: its work is done and it is exiting.
+    retire(entry, true);
   }
 }
 

@@ -14,9 +14,10 @@ inline constexpr std::chrono::milliseconds termination_grace{500};
 // A channel at its end belongs to a process that is exiting: the kernel
 // closes descriptors just before the process becomes reapable.
 inline constexpr std::chrono::milliseconds exit_status_wait{2000};
-// How long a process that delivered its one value is waited for before it
-// joins the list of processes reaped as they end.
-inline constexpr std::chrono::milliseconds exit_linger_wait{2};
+// A process is watched by a pidfd once it has run this long (or when its
+// end must be waited for): until then its channel tells when it ends, unless
+// a process of its own holds the channel open, which this bounds.
+inline constexpr std::chrono::milliseconds pidfd_after{5};
 // Without pidfds, processes that must be reaped are polled this often.
 inline constexpr std::chrono::milliseconds reap_poll_interval{10};
 // Calls in flight per kept process: at least the one it runs and the next;

@@ -247,14 +247,21 @@ std::unique_ptr<exchange_entry> Exchange::detach(exchange_entry& entry) {
   return owned;
 }
 
-void Exchange::retire(exchange_entry& entry) {
+void Exchange::retire(exchange_entry& entry, bool watch_channel) {
   std::unique_ptr<exchange_entry> owned = detach(entry);
   detail::child process =
       std::move(detail::channel_access::process(owned->channel));
-  recycle(std::move(owned));  // closes the channel
   if (process && !process.try_reap()) {
-    retiring_.push_back(std::move(process));
+    // watch_channel: the process delivered its one value and is exiting;
+    // until it has, its channel (kept open) tells when it ends without a
+    // pidfd. Any other process must see its channel end: it is closed.
+    detail::private_fd end;
+    if (watch_channel) {
+      end = detail::channel_access::release_fd(owned->channel);
+    }
+    retiring_.push_back({std::move(process), std::move(end), owned->started});
   }
+  recycle(std::move(owned));  // closes the channel
 }
 
 std::unique_ptr<exchange_entry> Exchange::new_entry(Channel channel,
@@ -268,6 +275,7 @@ std::unique_ptr<exchange_entry> Exchange::new_entry(Channel channel,
   }
   entry->channel = std::move(channel);
   entry->pool = pool;
+  entry->started = std::chrono::steady_clock::now();
   return entry;
 }
 
@@ -294,15 +302,16 @@ void exchange_entry::clear() noexcept {
   job = no_pool;
   batches.clear();
   last_delivery = {};
+  started = {};
 }
 
 void Exchange::reap_retiring(bool block) {
-  std::erase_if(retiring_, [block](detail::child& c) {
+  std::erase_if(retiring_, [block](detail::retiring_process& r) {
     if (block) {
-      c.wait();
+      r.process.wait();
       return true;
     }
-    return c.try_reap();
+    return r.process.try_reap();
   });
 }
 

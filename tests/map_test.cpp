@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "pprocess/map.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -153,6 +154,54 @@ TEST(MapTest, CleanExitWithoutResultThrowsProcessErrorAtItsIndex) {
   m.start(send_square, 6);
   EXPECT_THROW((void)m[0], pprocess::ProcessError);
   EXPECT_EQ(m[1], 36);
+}
+
+/// Forks a process of its own (no pprocess: it keeps a copy of `channel`)
+/// that lives `ms` after this one is gone. It lets go of the test's output,
+/// which the test runner reads to its end.
+void leave_a_holder_of(pprocess::Channel& channel, int ms) {
+  (void)channel;
+  if (::fork() == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    (void)::dup2(null, STDOUT_FILENO);
+    (void)::dup2(null, STDERR_FILENO);
+    sleep_ms(ms);
+    ::_exit(0);
+  }
+}
+
+// The channel of a process that died without its result stays open while a
+// process of its own holds it: the death itself must be noticed, soon.
+TEST(MapTest, DeathIsNoticedWhileAProcessOfItsOwnHoldsTheChannel) {
+  pprocess::Map<int> m({.limit = 1});
+  const auto t0 = std::chrono::steady_clock::now();
+  m.start([](pprocess::Channel& channel) {
+    leave_a_holder_of(channel, 3000);
+    ::_exit(5);
+  });
+  try {
+    (void)m[0];
+    ADD_FAILURE() << "m[0] did not throw";
+  } catch (const pprocess::ProcessError& e) {
+    EXPECT_EQ(e.exit_status(), 5);
+  }
+  EXPECT_LT(elapsed_ms(t0), 1500.0);
+}
+
+// The same after its result: at limit 1 the next process waits for the
+// first one's end, which the channel held elsewhere does not show.
+TEST(MapTest, EndAfterTheResultIsNoticedWhileAProcessOfItsOwnHoldsTheChannel) {
+  pprocess::Map<int> m({.limit = 1});
+  const auto t0 = std::chrono::steady_clock::now();
+  m.start([](pprocess::Channel& channel) {
+    leave_a_holder_of(channel, 3000);
+    channel.send(1);
+    sleep_ms(50);  // still there when its result is read
+  });
+  m.start(send_square, 3);
+  EXPECT_EQ(m[0], 1);
+  EXPECT_EQ(m[1], 9);
+  EXPECT_LT(elapsed_ms(t0), 1500.0);
 }
 
 TEST(MapTest, IterationThrowsAtTheFailedElementAndGoesOn) {

@@ -287,6 +287,10 @@ struct channel_access {
     return Channel(std::move(fd), std::move(process));
   }
   static child& process(Channel& channel) noexcept { return channel.child_; }
+  /// Takes `channel`'s connection out of it, still open.
+  static private_fd release_fd(Channel& channel) noexcept {
+    return std::move(channel.fd_);
+  }
   /// Receives into an existing `value`, reusing what it allocated (a pair
   /// channel's receive, without the retry of a background process's).
   template <class T>

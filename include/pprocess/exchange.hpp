@@ -109,12 +109,22 @@ struct exchange_entry {
   std::size_t job = no_pool;     // pmap's pool: the batch job it serves
   fifo<batch_flight> batches{};  // ... and its ranges in flight
   std::chrono::steady_clock::time_point last_delivery{};
+  std::chrono::steady_clock::time_point started{};  // when it was listed
   // While the entry is spare (see Exchange::recycle): its last channel's
   // read-ahead storage, for the next one.
   std::vector<char> read_buffer{};
 
   /// Forgets the process it served, keeping what it allocated.
   void clear() noexcept;
+};
+
+/// A process that has left the exchange's work and is to be reaped as it
+/// ends: watched by its pidfd, or, for a short while after it delivered
+/// its one value, by its channel, whose end it closes as it exits.
+struct retiring_process {
+  child process;
+  private_fd channel_end;  // our end, while no pidfd is open
+  std::chrono::steady_clock::time_point started;
 };
 
 /// A channel store() found readable, or whose process it found ended.
@@ -302,7 +312,7 @@ class Exchange {
   void serve(detail::exchange_entry& entry, bool ended);
   void after_delivery(detail::exchange_entry& entry);
   void end_process(detail::exchange_entry& entry);
-  void retire(detail::exchange_entry& entry);
+  void retire(detail::exchange_entry& entry, bool watch_channel = false);
   std::unique_ptr<detail::exchange_entry> detach(detail::exchange_entry& entry);
   std::unique_ptr<detail::exchange_entry> new_entry(Channel channel,
                                                     std::size_t pool);
@@ -317,7 +327,7 @@ class Exchange {
   std::uint64_t next_managed_ = 1;
   std::vector<std::unique_ptr<detail::exchange_entry>> active_;
   std::vector<std::unique_ptr<detail::exchange_entry>> removed_;
-  std::vector<detail::child> retiring_;
+  std::vector<detail::retiring_process> retiring_;
   detail::fifo<detail::waiting_work> waiting_;
   std::vector<detail::worker_pool> pools_;
   std::vector<detail::batch_job> jobs_;

@@ -11,9 +11,12 @@
 
 namespace pprocess::detail {
 
-/// Sole owner of one created process: its pid and, on Linux ≥ 5.3, a pidfd
-/// that becomes readable when the process ends (so poll() notices a death
-/// even when no channel says so) and that signals never reach a recycled pid.
+/// Sole owner of one created process: its pid and, on Linux ≥ 5.3 and once
+/// asked for (pollable()), a pidfd that becomes readable when the process
+/// ends, so that poll() notices a death even when no channel says so. Most
+/// processes end without one: opening and closing it costs more than a
+/// short task (the exchange asks only for processes that run a while, or
+/// whose end it must wait for).
 ///
 /// Every created process is listed in a process-wide table until it is
 /// reaped, so that `pprocess::waitall()` can reap processes whose handles
@@ -36,9 +39,13 @@ class [[nodiscard]] child {
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
   explicit operator bool() const noexcept { return pid_ > 0; }
 
-  /// A descriptor that polls readable once the process ended, or -1 when the
-  /// kernel has no pidfd (then callers poll with a timeout and try_reap()).
-  [[nodiscard]] int pollable() const noexcept { return pidfd_.get(); }
+  /// A descriptor that polls readable once the process ended, opened on the
+  /// first call; -1 when the kernel has no pidfd or the process was reaped
+  /// (then callers poll with a timeout and try_reap()).
+  [[nodiscard]] int pollable() noexcept;
+
+  /// The pidfd if pollable() opened one, else -1.
+  [[nodiscard]] int pidfd() const noexcept { return pidfd_.get(); }
 
   /// Reaps the process if it has ended; true once it has (status() is set).
   bool try_reap() noexcept;
@@ -53,7 +60,7 @@ class [[nodiscard]] child {
   [[nodiscard]] std::optional<int> status() const noexcept { return status_; }
 
   /// Sends `signal` unless the process was already reaped.
-  void signal(int signal) const noexcept;
+  void signal(int signal) noexcept;
 
   /// Stops owning the process without waiting for it: a background process
   /// that must outlive its creator.
@@ -62,6 +69,7 @@ class [[nodiscard]] child {
  private:
   pid_t pid_ = 0;
   private_fd pidfd_;
+  bool pidfd_tried_ = false;  // pollable() was called: do not try again
   std::optional<int> status_;
 };
 

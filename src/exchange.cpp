@@ -425,18 +425,23 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
     }
     // A process became old enough to be watched by its pidfd: on waiting.
   }
-  // A process seen hanging up may not be reapable yet (it closes its
-  // descriptors just before): its pidfd tells when it is.
+  // Reap the processes whose end was seen (a hang-up, a readable pidfd), or
+  // that have no pidfd to tell of it. A process hangs up just before it can
+  // be reaped: one that cannot be yet is watched by its pidfd from now on.
   const std::size_t retiring_first = 2 * active_.size();
-  for (std::size_t i = 0; i < retiring_.size(); ++i) {
+  for (std::size_t i = retiring_.size(); i-- > 0;) {
+    const pollfd& watched = fds[retiring_first + i];
     detail::retiring_process& r = retiring_[i];
-    if (r.channel_end && fds[retiring_first + i].revents != 0 &&
-        !r.process.try_reap()) {
+    if (watched.fd >= 0 && watched.revents == 0) {
+      continue;
+    }
+    if (r.process.try_reap()) {
+      retiring_.erase(retiring_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (r.channel_end) {
       r.channel_end.reset();
       (void)r.process.pollable();
     }
   }
-  reap_retiring(false);
 
   scratch_vector<detail::store_event> scratch_events(spare_events_);
   std::vector<detail::store_event>& events = *scratch_events;

@@ -238,8 +238,14 @@ void exit(Channel& channel, int status) {
   } catch (const Error&) {
     status = status == 0 ? 1 : status;  // no collector could be told
   }
-  channel.close();
+  if (detail::channel_access::serves(channel)) {
+    channel.close();  // removes the address, which the kernel would leave
+  }
   flush_streams();
+  // _exit closes the channel: the creator sees its end once this process
+  // is gone (and reapable at once), its output already flushed. Closing it
+  // before would wake the creator while the process still has its memory
+  // to release, and a reap there would fail.
   ::_exit(status);
 }
 

@@ -215,8 +215,9 @@ class [[nodiscard]] Channel {
 /// @throws Error fork() or socketpair() failed (the message says why)
 [[nodiscard]] Channel create();
 
-/// Ends the created process: closes `channel`, flushes stdio and the C++
-/// streams, then `_exit(status)` (no atexit handlers, no static destructors).
+/// Ends the created process: flushes stdio and the C++ streams, then
+/// `_exit(status)` (no atexit handlers, no static destructors), which closes
+/// `channel`: the creator sees its end once the process is gone.
 [[noreturn]] void exit(Channel& channel, int status = 0);
 
 namespace detail {
@@ -324,6 +325,10 @@ struct channel_access {
                              std::string address) noexcept;
   static bool persistent(const Channel& channel) noexcept {
     return channel.role_ == channel_role::client;
+  }
+  /// A background process's end, which has an address to remove.
+  static bool serves(const Channel& channel) noexcept {
+    return channel.role_ == channel_role::server;
   }
   static const std::string& address(const Channel& channel) noexcept {
     return channel.address_;

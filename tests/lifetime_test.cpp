@@ -341,6 +341,37 @@ TEST(LifetimeTest, ExitFlushesOutputOfCreatedProcess) {
   expect_exit_zero_after_writing(result, "printf-in-child cout-in-child");
 }
 
+// The channel closes with the process (_exit), after its output is flushed:
+// a creator that sees the end has the output too. Here the flush has to
+// wait for the creator to read the pipe, and the channel stays open until
+// it has.
+TEST(LifetimeTest, ChannelEndsOnlyAfterTheOutputIsFlushed) {
+  test_support::unique_pipe output;
+  constexpr std::size_t size = 256 * 1024;  // more than a pipe holds
+  auto ch = pprocess::start([&output](pprocess::Channel& c) {
+    output.close_read();
+    FILE* out = ::fdopen(output.write_end(), "w");
+    static std::vector<char> buffer(2 * size);
+    (void)std::setvbuf(out, buffer.data(), _IOFBF, buffer.size());
+    const std::string text(size, 'x');
+    (void)std::fputs(text.c_str(), out);  // buffered: no write yet
+    c.send(1);
+  });
+  output.close_write();
+  EXPECT_EQ(ch.receive<int>(), 1);
+  // The process is blocked flushing into the full pipe: no end yet.
+  pollfd end{ch.fileno(), POLLIN, 0};
+  EXPECT_EQ(::poll(&end, 1, 300), 0) << "the channel ended before the flush";
+  std::string got;
+  char chunk[65536];
+  ssize_t n = 0;
+  while ((n = ::read(output.read_end(), chunk, sizeof chunk)) > 0) {
+    got.append(chunk, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got.size(), size);
+  EXPECT_EQ(::poll(&end, 1, 5000), 1);
+}
+
 TEST(LifetimeTest, AtexitHandlerOfCreatorDoesNotRunInCreatedProcess) {
   // The creator ends with std::exit, so its handler runs once: a created
   // process that ran it too would print the marker twice.

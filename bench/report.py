@@ -793,11 +793,14 @@ OPTIMIZATIONS = [
      "waited for (its channel tells of its end otherwise); a process that "
      "delivered its value reaped when its channel hangs up; /dev/null for "
      "hiding siblings' descriptors opened by the creator once, not by every "
-     "created process; only the processes whose end was seen are waited for",
+     "created process; only the processes whose end was seen are waited "
+     "for; a created process's channel closed by its _exit, not before its "
+     "flush (the creator woke at the hang-up before the process could be "
+     "reaped, and opened a pidfd to wait)",
      "System calls per task (creator and created process) from 20.2 to "
-     "16.5-17.3; pidfds opened from 1 to 0.13-0.28 per task. Fork-per-task Map "
-     "(limit 2) from about 1.30x to about 1.15x the raw loop's time per "
-     "task, compared in alternating runs."),
+     "14.3-14.5; pidfds opened from 1 to about 0.12 per task (at limit 1 and "
+     "limit 2). Fork-per-task Map (limit 2) from about 1.30x to about "
+     "1.1x the raw loop's time per task, compared in alternating runs."),
     ("Small frames (payload up to 64 KiB) read with their type name in one "
      "read; a finished process waited for briefly instead of another poll "
      "round",

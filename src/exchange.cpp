@@ -94,6 +94,70 @@ bool young(std::chrono::steady_clock::time_point started,
   return true;
 }
 
+/// What store() waits on, and until when.
+struct poll_plan {
+  bool buffered = false;     // values read ahead are there without waiting
+  bool needs_ticks = false;  // a process to reap has no pidfd: poll often
+  std::chrono::steady_clock::time_point pidfd_due =
+      std::chrono::steady_clock::time_point::max();  // the next young one's
+};
+
+/// Fills `fds`: each active channel and the pidfd of its process (-1, which
+/// poll() ignores, while it is young), then one descriptor per retiring
+/// process: our end of its channel while it is young and has hung up on
+/// nothing yet, else its pidfd.
+poll_plan plan_poll(const std::vector<std::unique_ptr<exchange_entry>>& active,
+                    std::vector<detail::retiring_process>& retiring,
+                    std::chrono::steady_clock::time_point now,
+                    std::vector<pollfd>& fds) {
+  poll_plan plan;
+  fds.clear();
+  for (const auto& entry : active) {
+    plan.buffered =
+        plan.buffered || detail::channel_access::buffered(entry->channel) > 0;
+    fds.push_back({entry->channel.fileno(), POLLIN, 0});
+    detail::child& process = detail::channel_access::process(entry->channel);
+    const int pidfd =
+        process.pidfd() >= 0 || !young(entry->started, now, plan.pidfd_due)
+            ? process.pollable()
+            : -1;
+    fds.push_back({pidfd, POLLIN, 0});
+  }
+  for (auto& r : retiring) {
+    if (r.channel_end && r.process.pidfd() < 0 &&
+        young(r.started, now, plan.pidfd_due)) {
+      // Its end closes as it exits (a hang-up, whatever it left unread).
+      fds.push_back({r.channel_end.get(), POLLRDHUP, 0});
+      continue;
+    }
+    r.channel_end.reset();  // watched by its pidfd from now on
+    const int pidfd = r.process.pollable();
+    fds.push_back({pidfd, POLLIN, 0});
+    plan.needs_ticks = plan.needs_ticks || pidfd < 0;
+  }
+  return plan;
+}
+
+/// Reaps the retiring processes whose end `watched` (their part of the poll
+/// set) saw, a hang-up or a readable pidfd, and those without a pidfd. A
+/// process hangs up just before it can be reaped: one that cannot be yet is
+/// watched by its pidfd from now on.
+void reap_seen(std::vector<detail::retiring_process>& retiring,
+               std::span<const pollfd> watched) {
+  for (std::size_t i = retiring.size(); i-- > 0;) {
+    detail::retiring_process& r = retiring[i];
+    if (watched[i].fd >= 0 && watched[i].revents == 0) {
+      continue;
+    }
+    if (r.process.try_reap()) {
+      retiring.erase(retiring.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (r.channel_end) {
+      r.channel_end.reset();
+      (void)r.process.pollable();
+    }
+  }
+}
+
 bool exited_cleanly(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
@@ -379,69 +443,26 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   const auto deadline = deadline_after(timeout);
   scratch_vector<pollfd> scratch(spare_pollfds_);
   std::vector<pollfd>& fds = *scratch;
-  bool buffered = false;  // values read ahead are there without waiting
   for (;;) {
-    fds.clear();
-    buffered = false;
-    bool needs_ticks = false;
     const auto now = clock::now();
-    auto pidfd_due = clock::time_point::max();  // the next young process's
-    for (auto& entry : active_) {
-      buffered =
-          buffered || detail::channel_access::buffered(entry->channel) > 0;
-      fds.push_back({entry->channel.fileno(), POLLIN, 0});
-      detail::child& process = detail::channel_access::process(entry->channel);
-      const int pidfd =
-          process.pidfd() >= 0 || !young(entry->started, now, pidfd_due)
-              ? process.pollable()
-              : -1;
-      fds.push_back({pidfd, POLLIN, 0});  // -1 is ignored by poll()
-    }
-    for (auto& r : retiring_) {
-      if (r.channel_end && r.process.pidfd() < 0 &&
-          young(r.started, now, pidfd_due)) {
-        // Its end closes as it exits (a hang-up, whatever it left unread).
-        fds.push_back({r.channel_end.get(), POLLRDHUP, 0});
-        continue;
-      }
-      r.channel_end.reset();  // watched by its pidfd from now on
-      const int pidfd = r.process.pollable();
-      fds.push_back({pidfd, POLLIN, 0});
-      needs_ticks = needs_ticks || pidfd < 0;
-    }
+    const poll_plan plan = plan_poll(active_, retiring_, now, fds);
     if (fds.empty()) {
       return;
     }
-    auto wake = std::min(deadline, pidfd_due);
-    if (needs_ticks) {
+    auto wake = std::min(deadline, plan.pidfd_due);
+    if (plan.needs_ticks) {
       wake = std::min(wake, now + reap_poll_interval);
     }
-    if (poll_until(fds, buffered ? now : wake) > 0 || buffered) {
+    if (poll_until(fds, plan.buffered ? now : wake) > 0 || plan.buffered) {
       break;
     }
     reap_retiring(false);
-    if (pidfd_due > clock::now() || clock::now() >= deadline) {
+    if (plan.pidfd_due > clock::now() || clock::now() >= deadline) {
       return;  // the caller's time is up (or a tick to reap by)
     }
     // A process became old enough to be watched by its pidfd: on waiting.
   }
-  // Reap the processes whose end was seen (a hang-up, a readable pidfd), or
-  // that have no pidfd to tell of it. A process hangs up just before it can
-  // be reaped: one that cannot be yet is watched by its pidfd from now on.
-  const std::size_t retiring_first = 2 * active_.size();
-  for (std::size_t i = retiring_.size(); i-- > 0;) {
-    const pollfd& watched = fds[retiring_first + i];
-    detail::retiring_process& r = retiring_[i];
-    if (watched.fd >= 0 && watched.revents == 0) {
-      continue;
-    }
-    if (r.process.try_reap()) {
-      retiring_.erase(retiring_.begin() + static_cast<std::ptrdiff_t>(i));
-    } else if (r.channel_end) {
-      r.channel_end.reset();
-      (void)r.process.pollable();
-    }
-  }
+  reap_seen(retiring_, std::span(fds).subspan(2 * active_.size()));
 
   scratch_vector<detail::store_event> scratch_events(spare_events_);
   std::vector<detail::store_event>& events = *scratch_events;

@@ -33,16 +33,21 @@ demo: deps
 # docs/performance.md and its plots. BENCH_REPETITIONS=1 is quicker, noisier.
 BENCH_REPETITIONS ?= 3
 BENCH_RESULTS = build/bench/results
+# The raw limits, pprocess and the Python peers take turns, one repetition
+# each, so that a change in the machine's load falls on all of them alike.
 bench: deps
+	rm -rf $(BENCH_RESULTS)
 	mkdir -p $(BENCH_RESULTS)
 	date +%s > $(BENCH_RESULTS)/started
 	cmake --preset bench
 	cmake --build --preset bench -j $(JOBS)
-	for topic in raw pprocess; do \
-	  build/bench/bench/$${topic}_bench --benchmark_repetitions=$(BENCH_REPETITIONS) \
-	    --benchmark_out=$(BENCH_RESULTS)/$$topic.json --benchmark_out_format=json || exit 1; \
+	for rep in $$(seq $(BENCH_REPETITIONS)); do \
+	  for topic in raw pprocess; do \
+	    build/bench/bench/$${topic}_bench --benchmark_out_format=json \
+	      --benchmark_out=$(BENCH_RESULTS)/$$topic-$$rep.json || exit 1; \
+	  done; \
+	  python3 bench/peers.py --reps 1 --out $(BENCH_RESULTS)/peers-$$rep.json || exit 1; \
 	done
-	python3 bench/peers.py --reps $(BENCH_REPETITIONS) --out $(BENCH_RESULTS)/peers.json
 	python3 bench/report.py $(BENCH_RESULTS) docs/performance.md
 
 # Fuzzes the frame decoder of persistent channels; FUZZ_SECONDS=600 by default.

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -170,6 +171,42 @@ inline void set_bulk_processed(benchmark::State& state, int results = 1) {
   state.SetItemsProcessed(state.iterations() * results);
   state.SetBytesProcessed(state.iterations() * results *
                           static_cast<std::int64_t>(bulk_bytes));
+}
+
+/// The raw limit of a process per task: fork + one result over a socketpair
+/// + waitpid, `tasks` trivial tasks, at most `limit` at once; returns the sum
+/// of the results. (pprocess_bench also runs it, in turn with pprocess.)
+inline long long raw_fork_tasks(int tasks, std::size_t limit) {
+  std::vector<child> live;
+  std::vector<pollfd> fds;
+  long long sum = 0;
+  int next = 0;
+  int done = 0;
+  while (done < tasks) {
+    while (live.size() < limit && next < tasks) {
+      const int x = next++;
+      live.push_back(spawn([x](int fd) {
+        const int result = trivial(x);
+        write_all(fd, &result, sizeof result);
+      }));
+    }
+    fds.clear();
+    for (const child& c : live) {
+      fds.push_back({c.fd, POLLIN, 0});
+    }
+    poll_ready(fds.data(), fds.size());
+    for (std::size_t i = fds.size(); i-- > 0;) {
+      if (fds[i].revents == 0) {
+        continue;
+      }
+      int result = 0;
+      collect(live[i], &result, sizeof result);
+      sum += result;
+      live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+      ++done;
+    }
+  }
+  return sum;
 }
 
 /// Trivial tasks per iteration of the fork-per-task benchmarks.

@@ -71,6 +71,49 @@ BENCHMARK(BM_MapForkPerTask)
     ->Name("pprocess/map_fork_per_task")
     ->Apply(bench::fork_per_task_args);
 
+// The same Map next to the raw loop (bench_support.hpp), in turn every 100
+// tasks, the order swapped each time: the ratio of their times is what the
+// fork-per-task targets compare, and a change in the machine's load, which
+// separate runs minutes apart would take for a difference, falls on both.
+void BM_ForkPerTaskPaired(benchmark::State& state) {
+  using clock = std::chrono::steady_clock;
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  clock::duration raw{};
+  clock::duration map{};
+  bool raw_first = true;
+  for (auto _ : state) {
+    for (int turn = 0; turn < 2; ++turn) {
+      const bool run_raw = (turn == 0) == raw_first;
+      const auto t0 = clock::now();
+      const long long sum =
+          run_raw ? bench::raw_fork_tasks(fork_tasks_per_iteration, limit)
+                  : map_fork_tasks(fork_tasks_per_iteration, limit);
+      (run_raw ? raw : map) += clock::now() - t0;
+      if (sum != expected_sum(fork_tasks_per_iteration)) {
+        state.SkipWithError("wrong results");
+        return;
+      }
+    }
+    raw_first = !raw_first;
+  }
+  const double tasks =
+      static_cast<double>(state.iterations()) * fork_tasks_per_iteration;
+  const auto us = [&](clock::duration d) {
+    return std::chrono::duration<double, std::micro>(d).count() / tasks;
+  };
+  state.counters["raw_us"] = us(raw);
+  state.counters["pprocess_us"] = us(map);
+  state.counters["ratio"] = us(map) / us(raw);
+  state.SetItemsProcessed(state.iterations() * 2 * fork_tasks_per_iteration);
+}
+BENCHMARK(BM_ForkPerTaskPaired)
+    ->Name("pprocess/fork_per_task_paired")
+    ->ArgName("limit")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->MinTime(3.0);
+
 // The layer below the exchange: pprocess::start and one receive per task,
 // one process at a time. Tells the exchange's share of the cost from the
 // channel's and the fork's.

@@ -31,43 +31,7 @@ namespace {
 
 // fork + one result over a socketpair + waitpid, per task
 
-bench::child spawn_trivial(int x) {
-  return bench::spawn([x](int fd) {
-    const int result = bench::trivial(x);
-    bench::write_all(fd, &result, sizeof result);
-  });
-}
-
-/// Runs `tasks` trivial tasks, one fresh process each, at most `limit` at
-/// once; returns the sum of the results.
-long long raw_fork_tasks(int tasks, std::size_t limit) {
-  std::vector<bench::child> live;
-  std::vector<pollfd> fds;
-  long long sum = 0;
-  int next = 0;
-  int done = 0;
-  while (done < tasks) {
-    while (live.size() < limit && next < tasks) {
-      live.push_back(spawn_trivial(next++));
-    }
-    fds.clear();
-    for (const bench::child& c : live) {
-      fds.push_back({c.fd, POLLIN, 0});
-    }
-    bench::poll_ready(fds.data(), fds.size());
-    for (std::size_t i = fds.size(); i-- > 0;) {
-      if (fds[i].revents == 0) {
-        continue;
-      }
-      int result = 0;
-      bench::collect(live[i], &result, sizeof result);
-      sum += result;
-      live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
-      ++done;
-    }
-  }
-  return sum;
-}
+using bench::raw_fork_tasks;
 
 void BM_RawForkPerTask(benchmark::State& state) {
   const auto limit = static_cast<std::size_t>(state.range(0));

@@ -280,7 +280,13 @@ std::unique_ptr<exchange_entry> Exchange::new_entry(Channel channel,
 }
 
 void Exchange::recycle(std::unique_ptr<exchange_entry> entry) noexcept {
-  entry->read_buffer = detail::channel_access::take_read_buffer(entry->channel);
+  // A channel that did not read ahead (a continuous process's) had no
+  // buffer: the entry keeps the one it held.
+  std::vector<char> buffer =
+      detail::channel_access::take_read_buffer(entry->channel);
+  if (buffer.capacity() > 0) {
+    entry->read_buffer = std::move(buffer);
+  }
   entry->channel.close();
   entry->clear();
   // As many as there may be processes at once: enough for a steady flow.

@@ -365,6 +365,7 @@ detail::frame_header Channel::receive_header(std::string_view expected_name,
     throw ChannelError(ChannelErrc::truncated_frame,
                        "receive: the stream ended inside a frame header");
   }
+  ++frames_taken_;
   if (header.magic != detail::frame_magic ||
       header.version != detail::frame_version ||
       header.name_size > max_name_size ||

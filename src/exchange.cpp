@@ -102,51 +102,74 @@ struct poll_plan {
       std::chrono::steady_clock::time_point::max();  // the next young one's
 };
 
-/// Fills `fds`: each active channel and the pidfd of its process (-1, which
-/// poll() ignores, while it is young), then one descriptor per retiring
-/// process: our end of its channel while it is young and has hung up on
-/// nothing yet, else its pidfd.
+/// Where a process's descriptor is in the poll set: `none` when it is not
+/// there (a young process watched by its channel alone, or one without a
+/// pidfd).
+inline constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+/// Fills `fds` with one entry per descriptor to watch, never a placeholder
+/// (poll() refuses more entries than RLIMIT_NOFILE allows descriptors):
+/// first each active channel, at its entry's index; then the pidfds of the
+/// active processes old enough to need one (their place in `pidfd_at`);
+/// then, per retiring process, our end of its channel while it is young
+/// and has hung up on nothing yet, else its pidfd (their place in
+/// `retiring_at`).
 poll_plan plan_poll(const std::vector<std::unique_ptr<exchange_entry>>& active,
                     std::vector<detail::retiring_process>& retiring,
                     std::chrono::steady_clock::time_point now,
-                    std::vector<pollfd>& fds) {
+                    std::vector<pollfd>& fds,
+                    std::vector<std::size_t>& pidfd_at,
+                    std::vector<std::size_t>& retiring_at) {
   poll_plan plan;
   fds.clear();
+  pidfd_at.assign(active.size(), none);
+  retiring_at.assign(retiring.size(), none);
   for (const auto& entry : active) {
     plan.buffered =
         plan.buffered || detail::channel_access::buffered(entry->channel) > 0;
     fds.push_back({entry->channel.fileno(), POLLIN, 0});
-    detail::child& process = detail::channel_access::process(entry->channel);
-    const int pidfd =
-        process.pidfd() >= 0 || !young(entry->started, now, plan.pidfd_due)
-            ? process.pollable()
-            : -1;
-    fds.push_back({pidfd, POLLIN, 0});
   }
-  for (auto& r : retiring) {
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    exchange_entry& entry = *active[i];
+    detail::child& process = detail::channel_access::process(entry.channel);
+    if (process.pidfd() < 0 && young(entry.started, now, plan.pidfd_due)) {
+      continue;
+    }
+    if (const int pidfd = process.pollable(); pidfd >= 0) {
+      pidfd_at[i] = fds.size();
+      fds.push_back({pidfd, POLLIN, 0});
+    }
+  }
+  for (std::size_t i = 0; i < retiring.size(); ++i) {
+    detail::retiring_process& r = retiring[i];
     if (r.channel_end && r.process.pidfd() < 0 &&
         young(r.started, now, plan.pidfd_due)) {
       // Its end closes as it exits (a hang-up, whatever it left unread).
+      retiring_at[i] = fds.size();
       fds.push_back({r.channel_end.get(), POLLRDHUP, 0});
       continue;
     }
     r.channel_end.reset();  // watched by its pidfd from now on
-    const int pidfd = r.process.pollable();
-    fds.push_back({pidfd, POLLIN, 0});
-    plan.needs_ticks = plan.needs_ticks || pidfd < 0;
+    if (const int pidfd = r.process.pollable(); pidfd >= 0) {
+      retiring_at[i] = fds.size();
+      fds.push_back({pidfd, POLLIN, 0});
+    } else {
+      plan.needs_ticks = true;
+    }
   }
   return plan;
 }
 
-/// Reaps the retiring processes whose end `watched` (their part of the poll
-/// set) saw, a hang-up or a readable pidfd, and those without a pidfd. A
-/// process hangs up just before it can be reaped: one that cannot be yet is
-/// watched by its pidfd from now on.
+/// Reaps the retiring processes whose end the poll saw (a hang-up or a
+/// readable pidfd; `retiring_at` says where each one is in `fds`), and
+/// those without a pidfd. A process hangs up just before it can be reaped:
+/// one that cannot be yet is watched by its pidfd from now on.
 void reap_seen(std::vector<detail::retiring_process>& retiring,
-               std::span<const pollfd> watched) {
+               std::span<const pollfd> fds,
+               std::span<const std::size_t> retiring_at) {
   for (std::size_t i = retiring.size(); i-- > 0;) {
     detail::retiring_process& r = retiring[i];
-    if (watched[i].fd >= 0 && watched[i].revents == 0) {
+    if (retiring_at[i] != none && fds[retiring_at[i]].revents == 0) {
       continue;
     }
     if (r.process.try_reap()) {
@@ -223,7 +246,9 @@ Exchange::~Exchange() {
 Exchange::Exchange(Exchange&& other) noexcept
     : options_(other.options_),
       owner_(other.owner_),
-      next_task_(other.next_task_),
+      short_at_(other.short_at_),
+      told_short_(other.told_short_),
+      next_task_(std::exchange(other.next_task_, 0)),
       next_managed_(other.next_managed_),
       active_(std::move(other.active_)),
       removed_(std::move(other.removed_)),
@@ -240,7 +265,9 @@ Exchange& Exchange::operator=(Exchange&& other) noexcept {
     shut_down();
     options_ = other.options_;
     owner_ = other.owner_;
-    next_task_ = other.next_task_;
+    short_at_ = other.short_at_;
+    told_short_ = other.told_short_;
+    next_task_ = std::exchange(other.next_task_, 0);
     next_managed_ = other.next_managed_;
     active_ = std::move(other.active_);
     removed_ = std::move(other.removed_);
@@ -342,12 +369,25 @@ std::vector<Channel*> Exchange::ready(
       });
   (void)poll_until(fds, buffered ? std::chrono::steady_clock::now()
                                  : deadline_after(timeout));
+  // As in pprocess, a channel at its end is dropped, not returned: a loop
+  // over active() and ready() ends by itself.
+  std::vector<exchange_entry*> ended;
   for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i].revents != 0 ||
-        detail::channel_access::buffered(active_[i]->channel) > 0) {
-      channels.push_back(&active_[i]->channel);
+    Channel& channel = active_[i]->channel;
+    if (fds[i].revents == 0 && detail::channel_access::buffered(channel) == 0) {
+      continue;
+    }
+    using input = detail::channel_access::input;
+    switch (detail::channel_access::poll_input(channel)) {
+      case input::value: channels.push_back(&channel); break;
+      case input::end: ended.push_back(active_[i].get()); break;
+      case input::none: break;
     }
   }
+  for (exchange_entry* entry : ended) {
+    end_process(*entry);  // removes it first; may throw (a failed process)
+  }
+  schedule();  // the ended processes made room
   return channels;
 }
 
@@ -359,10 +399,29 @@ void Exchange::remove(Channel& channel) {
   if (it == active_.end()) {
     throw Error("Exchange::remove: the channel is not active in this exchange");
   }
+  exchange_entry& entry = **it;
+  // What the channel still owed can no longer come through it: ranges and
+  // calls it had not started go back in line, the one it ran is lost.
+  detail::fifo<std::size_t> owed = std::move(entry.tasks);
+  if (entry.job != detail::no_pool) {
+    detail::batch_job& job = jobs_[entry.job];
+    for (std::size_t k = entry.batches.size(); k > 0; --k) {
+      job.returned.emplace_front(entry.batches[k - 1].first,
+                                 entry.batches[k - 1].last);
+    }
+  }
+  for (std::size_t k = entry.calls.size(); k > 1; --k) {
+    waiting_.push_front(
+        {owed[k - 1], entry.pool, {}, std::move(entry.calls[k - 1])});
+  }
+  const bool delivered = entry.delivered;
   if (options_.autoclose) {
-    retire(**it);
+    retire(entry);
   } else {
-    removed_.push_back(detach(**it));
+    removed_.push_back(detach(entry));
+  }
+  if (!owed.empty() && !delivered) {
+    task_removed(owed.front());
   }
 }
 
@@ -376,7 +435,7 @@ bool Exchange::unfinished() const {
 }
 
 bool Exchange::busy() const {
-  return processes() >= *options_.limit;
+  return processes() >= ceiling();
 }
 
 std::size_t Exchange::processes() const noexcept {
@@ -409,13 +468,26 @@ void Exchange::store_data(Channel& /*channel*/) {
 
 std::optional<Channel> Exchange::create() {
   check_owner("create");
-  wait();
-  Channel channel = pprocess::create();
-  if (channel.pid() == 0) {
-    return channel;
+  for (;;) {
+    wait();
+    std::optional<Channel> channel;
+    try {
+      channel = pprocess::create();
+    } catch (const Error&) {
+      // Out of processes or descriptors: once one of ours ends, try again
+      // (reaping it gives its resources back). With none running, nothing
+      // would change: the error is this call's.
+      if (!start_failed(std::current_exception())) {
+        throw;
+      }
+      continue;
+    }
+    if (channel->pid() == 0) {
+      return channel;
+    }
+    add(std::move(*channel));
+    return std::nullopt;
   }
-  add(std::move(channel));
-  return std::nullopt;
 }
 
 std::size_t Exchange::task_of(const Channel& channel) const {
@@ -434,6 +506,8 @@ void Exchange::task_ended(std::size_t /*task*/, std::exception_ptr error,
   }
 }
 
+void Exchange::task_removed(std::size_t /*task*/) {}
+
 // --- the poll loop ----------------------------------------------------------
 
 void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
@@ -442,11 +516,16 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   using clock = std::chrono::steady_clock;
   const auto deadline = deadline_after(timeout);
   scratch_vector<pollfd> scratch(spare_pollfds_);
+  scratch_vector<std::size_t> scratch_pidfd_at(spare_pidfd_at_);
+  scratch_vector<std::size_t> scratch_retiring_at(spare_retiring_at_);
   std::vector<pollfd>& fds = *scratch;
+  std::vector<std::size_t>& pidfd_at = *scratch_pidfd_at;
+  std::vector<std::size_t>& retiring_at = *scratch_retiring_at;
   for (;;) {
     const auto now = clock::now();
-    const poll_plan plan = plan_poll(active_, retiring_, now, fds);
-    if (fds.empty()) {
+    const poll_plan plan =
+        plan_poll(active_, retiring_, now, fds, pidfd_at, retiring_at);
+    if (fds.empty() && !plan.needs_ticks) {
       return;
     }
     auto wake = std::min(deadline, plan.pidfd_due);
@@ -458,19 +537,20 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
     }
     reap_retiring(false);
     if (plan.pidfd_due > clock::now() || clock::now() >= deadline) {
-      return;  // the caller's time is up (or a tick to reap by)
+      schedule();  // a process reaped by its tick makes room
+      return;      // the caller's time is up (or a tick to reap by)
     }
     // A process became old enough to be watched by its pidfd: on waiting.
   }
-  reap_seen(retiring_, std::span(fds).subspan(2 * active_.size()));
+  reap_seen(retiring_, fds, retiring_at);
 
   scratch_vector<detail::store_event> scratch_events(spare_events_);
   std::vector<detail::store_event>& events = *scratch_events;
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const bool readable =
-        fds[2 * i].revents != 0 ||
+        fds[i].revents != 0 ||
         detail::channel_access::buffered(active_[i]->channel) > 0;
-    const bool ended = fds[2 * i + 1].revents != 0;
+    const bool ended = pidfd_at[i] != none && fds[pidfd_at[i]].revents != 0;
     if (readable || ended) {
       events.push_back({active_[i].get(), ended});
     }
@@ -478,10 +558,7 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   for (const detail::store_event& e : events) {
     // An earlier event may have removed this entry (and store_data may
     // have thrown, leaving the rest for the next call).
-    const bool still_active =
-        std::any_of(active_.begin(), active_.end(),
-                    [&](const auto& entry) { return entry.get() == e.entry; });
-    if (still_active) {
+    if (is_active(*e.entry)) {
       serve(*e.entry, e.ended);
     }
   }
@@ -497,13 +574,30 @@ void Exchange::serve(exchange_entry& entry, bool ended) {
         retire(entry);  // the background process delivered everything
         return;
       }
+      const std::uint64_t taken =
+          detail::channel_access::frames_taken(entry.channel);
+      const auto consumed = [&] {
+        return is_active(entry) &&
+               detail::channel_access::frames_taken(entry.channel) != taken;
+      };
       try {
         store_data(entry.channel);
       } catch (...) {
-        if (is_active(entry)) {
+        // A value store_data did not take stays for the next store().
+        if (consumed()) {
           after_delivery(entry);
         }
         throw;
+      }
+      if (!is_active(entry)) {
+        return;  // store_data removed the channel
+      }
+      if (!consumed()) {
+        throw Error(
+            "Exchange::store_data returned without receiving the value "
+            "that arrived from process " +
+            std::to_string(entry.channel.pid()) +
+            ": it must receive it (or remove the channel)");
       }
       after_delivery(entry);  // may retire the entry
       // A channel that reads ahead may hold further values: take them now,
@@ -541,11 +635,13 @@ void Exchange::after_delivery(exchange_entry& entry) {
     if (entry.tasks.size() <= pool.depth / 2) {
       feed(entry);  // may retire the entry: nothing may follow
     }
-  } else if (options_.continuous || entry.persistent) {
-    entry.delivered = true;
-  } else {
-    // One value per process: its work is done and it is exiting.
+  } else if (entry.one_value) {
+    // The library's body sends one value: its work is done and it is
+    // exiting.
     retire(entry, true);
+  } else {
+    // The user's body (or a background process): read to its end.
+    entry.delivered = true;
   }
 }
 

@@ -40,8 +40,17 @@ void Exchange::schedule_jobs() {
     for (exchange_entry* worker : workers_with(0)) {
       feed_batches(*worker);
     }
-    while (jobs_[j].pending() && processes() < *options_.limit) {
-      auto entry = new_entry(jobs_[j].spawn(), detail::no_pool);
+    while (jobs_[j].pending() && processes() < ceiling()) {
+      std::unique_ptr<exchange_entry> entry;
+      try {
+        entry = new_entry(jobs_[j].spawn(), detail::no_pool);
+      } catch (...) {
+        if (!start_failed(std::current_exception())) {
+          fail_job(j, std::current_exception());
+        }
+        break;  // the rest waits for one of ours to end
+      }
+      short_at_ = 0;
       entry->job = j;
       exchange_entry& worker = *entry;
       active_.push_back(std::move(entry));
@@ -163,6 +172,23 @@ void Exchange::batch_process_ended(exchange_entry& worker,
       job.returned.emplace_front(i - 1, i);
     }
   }
+}
+
+void Exchange::fail_job(std::size_t j, const std::exception_ptr& error) {
+  detail::batch_job& job = jobs_[j];
+  // Nothing of ours runs, and not even one process could start for the
+  // job: each element it has not handed out fails with the error.
+  const auto fail = [&](std::size_t first, std::size_t last) {
+    for (std::size_t i = first; i < last; ++i) {
+      task_ended(job.first_task + i, error, false, false);
+    }
+  };
+  for (const auto& [first, last] : job.returned) {
+    fail(first, last);
+  }
+  job.returned.clear();
+  fail(job.next, job.count);
+  job.next = job.count;
 }
 
 std::optional<std::pair<std::size_t, std::size_t>> Exchange::batch_of(

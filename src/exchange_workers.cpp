@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <new>
 #include <string>
 #include <vector>
@@ -43,9 +44,10 @@ void Exchange::schedule() {
   // they need no new process.
   feed_workers(0);
   while (!waiting_.empty()) {
-    if (processes() < *options_.limit) {
-      launch(waiting_.front());
-      waiting_.pop_front();
+    if (processes() < ceiling()) {
+      if (!launch_next()) {
+        break;
+      }
     } else {
       // At the limit: an idle reusable process makes room for other work.
       retire_idle_worker();
@@ -153,15 +155,66 @@ bool Exchange::feed(exchange_entry& worker) {
   return fed;
 }
 
+std::size_t Exchange::ceiling() const noexcept {
+  return short_at_ != 0 ? std::min(short_at_, *options_.limit)
+                        : *options_.limit;
+}
+
+bool Exchange::start_failed(std::exception_ptr error) {
+  if (processes() == 0) {
+    short_at_ = 0;
+    return false;  // nothing of ours to wait for: the error is final
+  }
+  short_at_ = processes();
+  if (!told_short_) {
+    told_short_ = true;
+    std::string why = "an error";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+    }
+    // Said once: the exchange carries on, and the program may want to
+    // raise the limit that was hit (RLIMIT_NPROC, RLIMIT_NOFILE).
+    std::fprintf(stderr,
+                 "pprocess: could not start another process (%s); running "
+                 "at most %zu at once until one ends\n",
+                 why.c_str(), short_at_);
+  }
+  return true;
+}
+
+bool Exchange::launch_next() {
+  detail::waiting_work& work = waiting_.front();
+  try {
+    launch(work);
+  } catch (...) {
+    if (start_failed(std::current_exception())) {
+      return false;  // it waits for one of ours to end
+    }
+    // Nothing runs that could give resources back: the task fails with
+    // the error, and the rest waits for the next blocking call.
+    const std::size_t task = work.task;
+    waiting_.pop_front();
+    task_ended(task, std::current_exception(), false, false);
+    return true;
+  }
+  short_at_ = 0;  // started: try the whole limit again
+  waiting_.pop_front();
+  return true;
+}
+
 void Exchange::launch(detail::waiting_work& work) {
   if (work.pool == detail::no_pool) {
     active_.push_back(new_entry(work.launch(), detail::no_pool));
     exchange_entry& entry = *active_.back();
     entry.tasks.push_back(work.task);
-    if (!options_.continuous) {
-      // One value, taken by the exchange: one read takes it whole. A
-      // continuous process's channel does not read ahead, so that a poll
-      // on its fileno() (a user's own loop over active()) sees every value.
+    entry.one_value = work.one_value;
+    if (work.one_value && !options_.continuous) {
+      // One value, taken by the exchange: one read takes it whole. Other
+      // channels do not read ahead, so that a poll on their fileno() (a
+      // user's own loop over active()) sees every value.
       detail::channel_access::read_ahead(entry.channel,
                                          std::move(entry.read_buffer));
     }
@@ -302,6 +355,7 @@ void exchange_entry::clear() noexcept {
   tasks.clear();
   calls.clear();
   pool = no_pool;
+  one_value = false;
   delivered = false;
   draining = false;
   persistent = false;

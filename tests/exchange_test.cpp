@@ -249,7 +249,8 @@ TEST(ExchangeTest, BusyAndUnfinishedFollowTheWork) {
   EXPECT_FALSE(x.unfinished());
 }
 
-TEST(ExchangeTest, NonContinuousStoresOneValuePerProcess) {
+TEST(ExchangeTest, ChannelsAreReadToTheirEndWithoutContinuous) {
+  // The body is the user's: the exchange cannot know it sends one value.
   Collect x({.limit = 2});
   x.start([](pprocess::Channel& ch) {
     ch.send(1);
@@ -257,7 +258,113 @@ TEST(ExchangeTest, NonContinuousStoresOneValuePerProcess) {
     ch.send(3);
   });
   x.finish();
-  EXPECT_EQ(x.values, (std::vector<int>{1}));
+  EXPECT_EQ(x.values, (std::vector<int>{1, 2, 3}));
+}
+
+/// pprocess's tests/two_way.py: the creator answers from store_data.
+class Countdown : public pprocess::Exchange {
+ public:
+  using Exchange::Exchange;
+  std::vector<int> heard;
+  void store_data(pprocess::Channel& ch) override {
+    const int v = ch.receive<int>();
+    heard.push_back(v);
+    ch.send(v - 1);
+  }
+};
+
+void count_down(pprocess::Channel& ch, int v) {
+  while (v != 0) {
+    ch.send(v);
+    v = ch.receive<int>();
+  }
+}
+
+TEST(ExchangeTest, TwoWayConversationRunsItsTwentyRounds) {
+  Countdown x({.limit = 1});
+  x.add(pprocess::start(count_down, 20));
+  x.start(count_down, 3);
+  x.finish();
+  std::vector<int> expected;
+  for (int v = 20; v > 0; --v) {
+    expected.push_back(v);
+  }
+  for (int v = 3; v > 0; --v) {
+    expected.push_back(v);
+  }
+  EXPECT_EQ(x.heard, expected);
+  EXPECT_FALSE(test_support::has_unreaped_children());
+}
+
+TEST(ExchangeTest, LargeSecondValueDoesNotHangFinish) {
+  test_support::collector<std::string> x({.limit = 1});
+  x.start([](pprocess::Channel& ch) {
+    ch.send(std::string("small"));
+    ch.send(std::string(8 << 20, 'x'));
+  });
+  x.finish();
+  ASSERT_EQ(x.values.size(), 2U);
+  EXPECT_EQ(x.values[1].size(), std::size_t{8} << 20);
+}
+
+/// A store_data that fails before it receives anything: the value waits.
+class Fussy : public pprocess::Exchange {
+ public:
+  using Exchange::Exchange;
+  int refusals = 1;
+  std::vector<int> values;
+  void store_data(pprocess::Channel& ch) override {
+    if (refusals > 0) {
+      --refusals;
+      throw std::runtime_error("not now");
+    }
+    values.push_back(ch.receive<int>());
+  }
+};
+
+TEST(ExchangeTest, ValueStaysWhenStoreDataThrowsBeforeReceiving) {
+  Fussy x({.limit = 2});
+  auto calc = x.manage(pprocess::MakeParallel([] { return 42; }));
+  calc();
+  EXPECT_THROW(x.finish(), std::runtime_error);
+  x.finish();
+  EXPECT_EQ(x.values, (std::vector<int>{42}));
+}
+
+/// A store_data that forgets to receive.
+class Forgetful : public pprocess::Exchange {
+ public:
+  using Exchange::Exchange;
+  void store_data(pprocess::Channel& /*ch*/) override {}
+};
+
+TEST(ExchangeTest, StoreDataThatReceivesNothingIsAnErrorNotASpin) {
+  Forgetful x({.limit = 1});
+  x.start(send_square, 3);
+  const auto error = test_support::thrown<pprocess::Error>([&] { x.finish(); });
+  ASSERT_TRUE(error);
+  EXPECT_NE(std::string(error->what()).find("store_data"), std::string::npos)
+      << error->what();
+}
+
+TEST(ExchangeTest, ReadyLoopEndsByItselfAtACleanEnd) {
+  pprocess::Exchange x({.limit = 2, .continuous = true});
+  for (int base = 0; base < 3; ++base) {
+    x.start(
+        [](pprocess::Channel& ch, int b) {
+          ch.send(b * 10);
+          ch.send(b * 10 + 1);
+        },
+        base);
+  }
+  std::vector<int> values;
+  while (!x.active().empty()) {
+    for (pprocess::Channel* ch : x.ready()) {
+      values.push_back(ch->receive<int>());
+    }
+  }
+  EXPECT_EQ(sorted(values), (std::vector<int>{0, 1, 10, 11, 20, 21}));
+  EXPECT_FALSE(x.unfinished());
 }
 
 TEST(ExchangeTest, ContinuousStoresEveryValueUntilTheProcessCloses) {

@@ -350,3 +350,32 @@ TEST(MapTest, FailedElementsAmongManyKeepTheirOwnErrors) {
     }
   }
 }
+
+TEST(MapTest, IndexOfAMovedFromMapIsAnErrorNotASpin) {
+  pprocess::Map<int> a({.limit = 2});
+  start_squares(a, 3);
+  pprocess::Map<int> b(std::move(a));
+  EXPECT_EQ(a.size(), 0U);  // NOLINT(bugprone-use-after-move): on purpose
+  EXPECT_THROW((void)a[1], pprocess::Error);
+  EXPECT_EQ(b[2], 4);
+}
+
+TEST(MapTest, IndexOfARemovedChannelIsAnErrorNamingTheIndex) {
+  pprocess::Map<int> m({.limit = 2});
+  m.start(sleep_then_send, 30000, 1);
+  m.start(send_square, 3);
+  m.remove(*m.active().at(0));
+  const auto error = test_support::thrown<pprocess::Error>([&] { (void)m[0]; });
+  ASSERT_TRUE(error) << "m[0] did not throw";
+  EXPECT_NE(std::string(error->what()).find("0"), std::string::npos)
+      << error->what();
+  EXPECT_EQ(m[1], 9);
+}
+
+TEST(MapTest, UserBodySendingItsValueThenExitingCleanlyKeepsTheValue) {
+  pprocess::Map<int> m({.limit = 2});
+  for (int i = 0; i < 4; ++i) {
+    m.start(send_square, i);
+  }
+  EXPECT_EQ(m.slice(0, 4), (std::vector<int>{0, 1, 4, 9}));
+}

@@ -496,3 +496,38 @@ TEST(ParallelTest, PmapResultCanBeMovedOn) {
   pprocess::Map<int> moved(std::move(m));
   EXPECT_EQ(moved.slice(0, 3), (std::vector<int>{3, 6, 9}));
 }
+
+TEST(ParallelTest, ReuseChannelErrorThrownByTheCallableFailsOnlyThatCall) {
+  pprocess::Map<pid_t> m({.limit = 1, .reuse = true});
+  call_reused(m, 5, 2, [] {
+    throw pprocess::ChannelError(pprocess::ChannelErrc::malformed_frame,
+                                 "the user's own channel broke");
+  });
+  test_support::expect_remote_error([&] { (void)m[2]; },
+                                    "pprocess::ChannelError",
+                                    "the user's own channel broke");
+  const std::vector<pid_t> pids{m[0], m[1], m[3], m[4]};
+  EXPECT_EQ(distinct(pids).size(), 1U);
+}
+
+TEST(ParallelTest, ReuseExchangeLosesNoCallBehindAChannelError) {
+  test_support::collector<int, pprocess::Exchange> x(
+      {.limit = 1, .reuse = true});
+  auto call = x.manage(pprocess::MakeReusable([](int i) {
+    if (i == 1) {
+      throw pprocess::ChannelError(pprocess::ChannelErrc::closed, "boom");
+    }
+    return i;
+  }));
+  for (int i = 0; i < 4; ++i) {
+    call(i);
+  }
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    try {
+      x.finish();
+      break;
+    } catch (const pprocess::RemoteError&) {
+    }
+  }
+  EXPECT_EQ(x.values, (std::vector<int>{0, 2, 3}));
+}

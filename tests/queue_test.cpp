@@ -215,3 +215,29 @@ TEST(QueueTest, DestroyingAQueueEndsItsRunningProcesses) {
   test_support::expect_destroying_ends_running<pprocess::Queue<int>>(
       {.limit = 2}, 3, 2);
 }
+
+TEST(QueueTest, NonContinuousQueueYieldsEveryValueAProcessSends) {
+  pprocess::Queue<int> q({.limit = 2});
+  q.start([](pprocess::Channel& ch) {
+    ch.send(1);
+    ch.send(2);
+    ch.send(3);
+  });
+  EXPECT_EQ(drain(q), (std::vector<int>{1, 2, 3}));
+}
+
+TEST(QueueTest, DereferencingBeginOfAFailedTaskThrowsThatTasksError) {
+  pprocess::Queue<int> q({.limit = 1});
+  q.start(sleep_then_throw, 0);
+  try {
+    (void)*q.begin();
+    ADD_FAILURE() << "*q.begin() did not throw";
+  } catch (const pprocess::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+  }
+}
+
+TEST(QueueTest, DereferencingBeginOfAnEmptyQueueIsAnError) {
+  pprocess::Queue<int> q({.limit = 1});
+  EXPECT_THROW((void)*q.begin(), pprocess::Error);
+}

@@ -206,6 +206,9 @@ class [[nodiscard]] Channel {
   detail::read_ahead_state ahead_;  // see channel_access::read_ahead
   // Frames that claim more are refused before anything is allocated.
   std::uint64_t max_payload_ = std::uint64_t{1} << 40;
+  // Frames whose header a receive took: tells an exchange whether
+  // store_data consumed what arrived (see channel_access::frames_taken).
+  std::uint64_t frames_taken_ = 0;
 };
 
 /// Creates a process (fork); both sides get their end of a new channel.
@@ -351,6 +354,12 @@ struct channel_access {
   static std::vector<char> take_read_buffer(Channel& channel) noexcept {
     channel.ahead_.begin = channel.ahead_.end = 0;
     return std::move(channel.ahead_.bytes);
+  }
+  /// How many frames receives have taken from `channel` so far (whole or
+  /// not): an exchange compares it around store_data to learn whether the
+  /// value that arrived was consumed.
+  static std::uint64_t frames_taken(const Channel& channel) noexcept {
+    return channel.frames_taken_;
   }
   /// Bytes read ahead and not yet taken by a receive.
   static std::size_t buffered(const Channel& channel) noexcept {

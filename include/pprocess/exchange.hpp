@@ -103,6 +103,7 @@ struct exchange_entry {
   fifo<std::size_t> tasks{};     // in flight, oldest first
   fifo<encoded_frame> calls{};   // a kept process: their argument frames
   std::size_t pool = no_pool;    // reusable worker pool, or no_pool
+  bool one_value = false;        // a body of the library's: one value, exit
   bool delivered = false;        // the oldest task sent something
   bool draining = false;         // takes no further calls (see waitall)
   bool persistent = false;       // a connection to a background process
@@ -136,9 +137,12 @@ struct store_event {
 /// Work waiting for a free process.
 struct waiting_work {
   std::size_t task;
-  std::size_t pool;       // no_pool: start a process for it
-  deferred_start launch;  // when pool == no_pool
-  encoded_frame call;     // when pool != no_pool: the argument frame
+  std::size_t pool;        // no_pool: start a process for it
+  deferred_start launch;   // when pool == no_pool
+  encoded_frame call;      // when pool != no_pool: the argument frame
+  bool one_value = false;  // the body sends one value and exits (see
+                           // sends_one_value); else its channel is read
+                           // to its end
 };
 
 /// Processes that serve the calls of one reusable callable.
@@ -253,13 +257,18 @@ class Exchange {
     return next_task_;
   }
 
-  /// A process ended without a value for `task`: `error` says how (a
-  /// ProcessError, or a ChannelError for a background process that went
-  /// away). `clean`: it exited with status 0; `delivered`: it sent at least
-  /// one value for the task (a continuous process). The default (plain
-  /// Exchange) throws `error` unless the end was clean.
+  /// A process ended without a value for `task`, or `task` could not
+  /// start: `error` says how (a ProcessError, the error of the failed
+  /// start, or a ChannelError for a background process that went away).
+  /// `clean`: it exited with status 0; `delivered`: it sent at least one
+  /// value for the task (a body of the user's, read to its end). The
+  /// default (plain Exchange) throws `error` unless the end was clean.
   virtual void task_ended(std::size_t task, std::exception_ptr error,
                           bool clean, bool delivered);
+
+  /// `task`'s channel was removed (remove()) before the task ended: what it
+  /// had not sent yet can no longer arrive. The default does nothing.
+  virtual void task_removed(std::size_t task);
 
   /// Watches a channel connected to a background process (see
   /// PersistentExchange::connect).
@@ -291,6 +300,9 @@ class Exchange {
   void start_task(std::uint64_t managed, F&& fn, Args&&... args);
 
   void submit(detail::waiting_work work);
+  [[nodiscard]] std::size_t ceiling() const noexcept;
+  bool start_failed(std::exception_ptr error);
+  bool launch_next();
   std::size_t pool_for(const detail::pool_key& key,
                        detail::deferred_start spawn);
   std::size_t processes() const noexcept;
@@ -303,6 +315,7 @@ class Exchange {
   void feed_workers(std::size_t in_flight);
   void add_job(detail::batch_job job);
   void schedule_jobs();
+  void fail_job(std::size_t job, const std::exception_ptr& error);
   void feed_batches(detail::exchange_entry& worker);
   void batch_delivered(detail::exchange_entry& worker);
   void batch_process_ended(detail::exchange_entry& worker,
@@ -323,6 +336,10 @@ class Exchange {
 
   Options options_;
   pid_t owner_ = 0;
+  // A process could not be started while this many ran: none starts again
+  // until fewer run (0: no such shortage).
+  std::size_t short_at_ = 0;
+  bool told_short_ = false;  // the shortage was reported (once)
   std::size_t next_task_ = 0;
   std::uint64_t next_managed_ = 1;
   std::vector<std::unique_ptr<detail::exchange_entry>> active_;
@@ -337,6 +354,8 @@ class Exchange {
   std::vector<std::unique_ptr<detail::exchange_entry>> spare_entries_;
   std::vector<pollfd> spare_pollfds_;
   std::vector<detail::store_event> spare_events_;
+  std::vector<std::size_t> spare_pidfd_at_;
+  std::vector<std::size_t> spare_retiring_at_;
 };
 
 namespace detail {
@@ -429,7 +448,8 @@ void Exchange::start_task(std::uint64_t managed, F&& fn, Args&&... args) {
                     [&](auto&... a) { return pprocess::start(body, a...); },
                     stored);
               }),
-          {}});
+          {},
+          detail::sends_one_value<callable>});
 }
 
 }  // namespace pprocess

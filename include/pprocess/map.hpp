@@ -151,8 +151,18 @@ class Map : public Exchange {
   void task_ended(std::size_t task, std::exception_ptr error, bool clean,
                   bool delivered) override {
     (void)clean;
-    (void)delivered;
-    set_error(task, std::move(error));
+    if (!delivered) {  // a process that sent its result may end as it likes
+      set_error(task, std::move(error));
+    }
+  }
+
+  void task_removed(std::size_t task) override {
+    grow_to(task + 1);
+    if (states_[task] == state::pending) {
+      set_error(task, std::make_exception_ptr(Error(
+                          "Map: the result of task " + std::to_string(task) +
+                          " can no longer arrive: its channel was removed")));
+    }
   }
 
   // Results in arrays whose elements never move (references stay valid as
@@ -220,6 +230,10 @@ const T& Map<T>::operator[](std::size_t index) {
   }
   grow_to(index + 1);
   while (states_[index] == state::pending) {
+    if (!unfinished()) {  // nothing runs or waits that could deliver it
+      throw Error("Map: the result of task " + std::to_string(index) +
+                  " can no longer arrive (nothing runs or waits for it)");
+    }
     store();
   }
   if (states_[index] == state::error) {

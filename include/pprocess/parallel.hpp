@@ -50,6 +50,16 @@ inline constexpr bool is_reusable = false;
 template <class F>
 inline constexpr bool is_reusable<reusable_callable<F>> = true;
 
+/// Bodies the library wrote, which send one value and exit: an exchange
+/// may stop reading their channel after that value. Any other body's
+/// channel is read to its end.
+template <class T>
+inline constexpr bool sends_one_value = false;
+template <class F>
+inline constexpr bool sends_one_value<parallel_callable<F>> = true;
+template <class F>
+inline constexpr bool sends_one_value<reusable_callable<F>> = true;
+
 }  // namespace detail
 
 /// Wraps `fn` so that a created process runs it and sends its result:
@@ -81,10 +91,14 @@ void serve_calls(Channel& channel, parallel_callable<F>& callable) {
   while (std::optional<Tuple> args = receive_unless_closed<Tuple>(channel)) {
     try {
       std::apply([&](auto&... a) { callable(channel, a...); }, *args);
-    } catch (const ChannelError&) {
-      throw;  // the creator is gone: nothing more to serve
     } catch (...) {
-      send_current_exception(channel);  // this call failed; serve the next
+      // This call failed, whatever it threw (a ChannelError of the
+      // callable's own included): its result is the exception, and the
+      // next call is served. Only a creator that can no longer be told
+      // ends the loop.
+      if (!send_current_exception(channel)) {
+        return;
+      }
     }
   }
 }

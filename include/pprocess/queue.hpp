@@ -91,8 +91,16 @@ class Queue<T>::iterator {
   iterator() = default;
   explicit iterator(Queue* queue) : queue_(queue) {}
 
-  /// The value at the front; valid until the iterator moves on.
-  reference operator*() const { return std::get<T>(queue_->received_.front()); }
+  /// The value at the front, waiting for it; valid until the iterator
+  /// moves on.
+  /// @throws RemoteError, ProcessError the failure of the task at the front
+  /// @throws Error nothing more can arrive (dereferencing the end)
+  reference operator*() const {
+    if (!queue_->fill()) {
+      throw Error("Queue: dereferencing the end (nothing more can arrive)");
+    }
+    return std::get<T>(queue_->received_.front());
+  }
   iterator& operator++() {
     queue_->received_.pop_front();
     return *this;

@@ -54,8 +54,14 @@ const std::error_category& channel_category() noexcept {
   return instance;
 }
 
+const std::string& ProcessError::stack() const noexcept {
+  static const std::string none;
+  return stack_ ? *stack_ : none;
+}
+
 ProcessError ProcessError::from_wait_status(pid_t pid, int status,
-                                            const std::string& context) {
+                                            const std::string& context,
+                                            bool /*killed_by_library*/) {
   if (WIFSIGNALED(status)) {
     const int signal = WTERMSIG(status);
     return {pid, -1, signal,

@@ -23,7 +23,6 @@ namespace pprocess {
 namespace {
 
 using detail::exchange_entry;
-using detail::exit_status_wait;
 using detail::reap_poll_interval;
 using detail::termination_grace;
 
@@ -181,10 +180,6 @@ void reap_seen(std::vector<detail::retiring_process>& retiring,
   }
 }
 
-bool exited_cleanly(int status) {
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 /// The live exchanges of this process, for waitall().
 struct exchange_registry {
   std::mutex mutex;
@@ -325,7 +320,7 @@ void Exchange::check_owner(const char* what) const {
 void Exchange::add_persistent(Channel channel) {
   check_owner("connect");
   auto entry = new_entry(std::move(channel), detail::no_pool);
-  entry->tasks.push_back(next_task_++);
+  entry->tasks.push_back({next_task_++});
   entry->persistent = true;
   active_.push_back(std::move(entry));
 }
@@ -333,7 +328,7 @@ void Exchange::add_persistent(Channel channel) {
 void Exchange::add(Channel channel) {
   check_owner("add");
   active_.push_back(new_entry(std::move(channel), detail::no_pool));
-  active_.back()->tasks.push_back(next_task_++);
+  active_.back()->tasks.push_back({next_task_++});
 }
 
 void Exchange::add_wait(Channel channel) {
@@ -402,7 +397,7 @@ void Exchange::remove(Channel& channel) {
   exchange_entry& entry = **it;
   // What the channel still owed can no longer come through it: ranges and
   // calls it had not started go back in line, the one it ran is lost.
-  detail::fifo<std::size_t> owed = std::move(entry.tasks);
+  detail::fifo<detail::task_ticket> owed = std::move(entry.tasks);
   if (entry.job != detail::no_pool) {
     detail::batch_job& job = jobs_[entry.job];
     for (std::size_t k = entry.batches.size(); k > 0; --k) {
@@ -411,8 +406,12 @@ void Exchange::remove(Channel& channel) {
     }
   }
   for (std::size_t k = entry.calls.size(); k > 1; --k) {
-    waiting_.push_front(
-        {owed[k - 1], entry.pool, {}, std::move(entry.calls[k - 1])});
+    waiting_.push_front({owed[k - 1].task,
+                         entry.pool,
+                         {},
+                         std::move(entry.calls[k - 1]),
+                         false,
+                         owed[k - 1].attempt});
   }
   const bool delivered = entry.delivered;
   if (options_.autoclose) {
@@ -421,7 +420,7 @@ void Exchange::remove(Channel& channel) {
     removed_.push_back(detach(entry));
   }
   if (!owed.empty() && !delivered) {
-    task_removed(owed.front());
+    task_removed(owed.front().task);
   }
 }
 
@@ -493,7 +492,7 @@ std::optional<Channel> Exchange::create() {
 std::size_t Exchange::task_of(const Channel& channel) const {
   for (const auto& entry : active_) {
     if (&entry->channel == &channel && !entry->tasks.empty()) {
-      return entry->tasks.front();
+      return entry->tasks.front().task;
     }
   }
   throw Error("Exchange: the channel carries no task of this exchange");
@@ -523,12 +522,13 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   std::vector<std::size_t>& retiring_at = *scratch_retiring_at;
   for (;;) {
     const auto now = clock::now();
+    const auto timeout_due = enforce_timeouts(now);
     const poll_plan plan =
         plan_poll(active_, retiring_, now, fds, pidfd_at, retiring_at);
     if (fds.empty() && !plan.needs_ticks) {
       return;
     }
-    auto wake = std::min(deadline, plan.pidfd_due);
+    auto wake = std::min({deadline, plan.pidfd_due, timeout_due});
     if (plan.needs_ticks) {
       wake = std::min(wake, now + reap_poll_interval);
     }
@@ -536,11 +536,13 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
       break;
     }
     reap_retiring(false);
-    if (plan.pidfd_due > clock::now() || clock::now() >= deadline) {
+    const auto after = clock::now();
+    if (after >= deadline || (plan.pidfd_due > after && timeout_due > after)) {
       schedule();  // a process reaped by its tick makes room
       return;      // the caller's time is up (or a tick to reap by)
     }
-    // A process became old enough to be watched by its pidfd: on waiting.
+    // A process became old enough to be watched by its pidfd, or a task
+    // ran past its timeout: on waiting.
   }
   reap_seen(retiring_, fds, retiring_at);
 
@@ -643,51 +645,6 @@ void Exchange::after_delivery(exchange_entry& entry) {
     // The user's body (or a background process): read to its end.
     entry.delivered = true;
   }
-}
-
-void Exchange::end_process(exchange_entry& entry) {
-  detail::child& process = detail::channel_access::process(entry.channel);
-  const pid_t pid = entry.channel.pid();
-  const bool ended = process && process.wait_for(exit_status_wait);
-  const int status = ended ? *process.status() : 0;
-  const bool persistent = entry.persistent;
-  std::exception_ptr error;
-  if (persistent) {
-    error = std::make_exception_ptr(ChannelError(
-        ChannelErrc::closed,
-        "the background process " + std::to_string(pid) + " at '" +
-            detail::channel_access::address(entry.channel) +
-            "' broke off before its end (it died, or it served everything "
-            "to another collector)"));
-  } else if (ended) {
-    error = std::make_exception_ptr(ProcessError::from_wait_status(
-        pid, status,
-        "process " + std::to_string(pid) +
-            " ended before delivering its result"));
-  } else {
-    error = std::make_exception_ptr(
-        ProcessError(pid, 0, 0,
-                     "process " + std::to_string(pid) +
-                         " closed its channel before delivering its result"));
-  }
-  const bool clean = !persistent && (!ended || exited_cleanly(status));
-  if (entry.job != detail::no_pool) {
-    batch_process_ended(entry, error);
-    return;
-  }
-  const detail::fifo<std::size_t> tasks = std::move(entry.tasks);
-  // Calls queued behind the one that was running were never started: they
-  // go back to the front of the line, in order, for another process.
-  for (std::size_t k = entry.calls.size(); k > 1; --k) {
-    waiting_.push_front(
-        {tasks[k - 1], entry.pool, {}, std::move(entry.calls[k - 1])});
-  }
-  const bool delivered = entry.delivered;
-  retire(entry);
-  if (!tasks.empty()) {
-    task_ended(tasks.front(), error, clean, delivered);
-  }
-  // else: an idle reusable process, or a channel without a task
 }
 
 }  // namespace pprocess

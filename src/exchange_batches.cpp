@@ -42,7 +42,9 @@ void Exchange::schedule_jobs() {
     }
     while (jobs_[j].pending() && processes() < ceiling()) {
       std::unique_ptr<exchange_entry> entry;
+      const std::size_t slot = free_slot(j);
       try {
+        jobs_[j].board->next_slot = slot;  // the new process's copy tells it
         entry = new_entry(jobs_[j].spawn(), detail::no_pool);
       } catch (...) {
         if (!start_failed(std::current_exception())) {
@@ -52,6 +54,7 @@ void Exchange::schedule_jobs() {
       }
       short_at_ = 0;
       entry->job = j;
+      entry->slot = slot;
       exchange_entry& worker = *entry;
       active_.push_back(std::move(entry));
       feed_batches(worker);
@@ -60,6 +63,20 @@ void Exchange::schedule_jobs() {
       feed_batches(*worker);
     }
   }
+}
+
+std::size_t Exchange::free_slot(std::size_t j) const {
+  // Fewer processes than the limit run: one slot of the board (which has
+  // one per process the limit allows) is free. A process being ended still
+  // holds its slot.
+  std::vector<bool> used(jobs_[j].board->size());
+  for (const auto& entry : active_) {
+    if (entry->job == j) {
+      used[entry->slot] = true;
+    }
+  }
+  const auto it = std::find(used.begin(), used.end(), false);
+  return static_cast<std::size_t>(it - used.begin()) % used.size();
 }
 
 void Exchange::feed_batches(exchange_entry& worker) {
@@ -151,6 +168,10 @@ void Exchange::batch_delivered(exchange_entry& worker) {
 void Exchange::batch_process_ended(exchange_entry& worker,
                                    const std::exception_ptr& error) {
   const std::size_t j = worker.job;
+  // Which element it ran, as its board says: read before the process's
+  // slot can be taken by another.
+  const std::optional<std::size_t> running =
+      worker.ending ? std::optional(worker.blamed) : running_element(worker);
   const detail::fifo<detail::batch_flight> flights = std::move(worker.batches);
   retire(worker);
   detail::batch_job& job = jobs_[j];
@@ -162,15 +183,30 @@ void Exchange::batch_process_ended(exchange_entry& worker,
     return;
   }
   const detail::batch_flight& crashed = flights.front();
-  if (crashed.last - crashed.first == 1) {
-    // Run alone, this element took its process down: it alone fails.
-    task_ended(job.first_task + crashed.first, error, false, false);
-  } else {
-    // One of these elements took the process down: run each alone, so that
-    // only that one fails.
+  if (!running || *running < crashed.first || *running >= crashed.last) {
+    // It died between elements (or its board was not written): run each
+    // element alone, so that only the one to blame fails.
     for (std::size_t i = crashed.last; i > crashed.first; --i) {
       job.returned.emplace_front(i - 1, i);
     }
+    return;
+  }
+  // That element alone is to blame. The others of its range, done or not
+  // (results go back by range), run again elsewhere, free of charge.
+  const std::size_t element = *running;
+  if (element + 1 < crashed.last) {
+    job.returned.emplace_front(element + 1, crashed.last);
+  }
+  if (crashed.first < element) {
+    job.returned.emplace_front(crashed.first, element);
+  }
+  unsigned& runs = job.failures[element];
+  ++runs;
+  if (retry_or_fail({job.first_task + element, runs}, error, false, false,
+                    true)) {
+    job.returned.emplace_front(element, element + 1);
+  } else {
+    job.failures.erase(element);
   }
 }
 

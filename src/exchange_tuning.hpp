@@ -11,6 +11,9 @@ namespace pprocess::detail {
 
 // How long a process that was asked to end may take before SIGKILL.
 inline constexpr std::chrono::milliseconds termination_grace{500};
+// How long a task that ran past Options::timeout has between SIGTERM and
+// SIGKILL (GNU parallel's first step is 200 ms too).
+inline constexpr std::chrono::milliseconds timeout_grace{200};
 // A channel at its end belongs to a process that is exiting: the kernel
 // closes descriptors just before the process becomes reapable.
 inline constexpr std::chrono::milliseconds exit_status_wait{2000};

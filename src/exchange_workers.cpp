@@ -209,8 +209,11 @@ void Exchange::launch(detail::waiting_work& work) {
   if (work.pool == detail::no_pool) {
     active_.push_back(new_entry(work.launch(), detail::no_pool));
     exchange_entry& entry = *active_.back();
-    entry.tasks.push_back(work.task);
+    entry.tasks.push_back({work.task, work.attempt});
     entry.one_value = work.one_value;
+    if (options_.retries > 0) {
+      entry.recipe = std::move(work.launch);  // to run it again
+    }
     if (work.one_value && !options_.continuous) {
       // One value, taken by the exchange: one read takes it whole. Other
       // channels do not read ahead, so that a poll on their fileno() (a
@@ -229,7 +232,7 @@ void Exchange::launch(detail::waiting_work& work) {
     if (!dispatch_calls(worker, first)) {
       // A new process that cannot take its first call died at once: the
       // call is its own, and store() reports how the process ended.
-      worker.tasks.push_back(work.task);
+      worker.tasks.push_back({work.task, work.attempt});
       worker.calls.push_back(std::move(work.call));
     }
   }
@@ -252,7 +255,7 @@ bool Exchange::dispatch_calls(exchange_entry& worker,
     worker.last_delivery = std::chrono::steady_clock::now();  // busy from now
   }
   for (detail::waiting_work* work : calls) {
-    worker.tasks.push_back(work->task);
+    worker.tasks.push_back({work->task, work->attempt});
     worker.calls.push_back(std::move(work->call));
   }
   return true;
@@ -356,6 +359,11 @@ void exchange_entry::clear() noexcept {
   calls.clear();
   pool = no_pool;
   one_value = false;
+  recipe = {};
+  ending = false;
+  blamed = 0;
+  kill_at = {};
+  slot = 0;
   delivered = false;
   draining = false;
   persistent = false;

@@ -65,6 +65,14 @@ struct Options {
   bool autoclose = true;
   /// pmap / Map(fn, range): elements per message; unset: adaptive.
   std::optional<std::size_t> chunksize{};
+  /// Per task, from its start: a task still running that long after it
+  /// started is ended (SIGTERM, a short grace, SIGKILL) and fails with
+  /// TimeoutError; only that task fails. Unset: no limit.
+  std::optional<std::chrono::milliseconds> timeout{};
+  /// A task whose process died (a signal, a non-zero exit, a timeout) runs
+  /// again, up to this many more times; then its error is final. An
+  /// exception (RemoteError) is never retried.
+  unsigned retries = 0;
 };
 
 namespace detail {
@@ -91,16 +99,27 @@ struct batch_job {
   std::size_t chunk = 1;                     // adaptive: grows while short
   std::size_t max_chunk = 0;
   deferred_start spawn{};  // forks one more pool process
+  // Where the pool's processes say which element each one runs.
+  std::shared_ptr<batch_board> board{};
+  // Runs so far of the elements that failed and run again (see retries).
+  std::map<std::size_t, unsigned> failures{};
 
   [[nodiscard]] bool pending() const noexcept {
     return !returned.empty() || next < count;
   }
 };
 
+/// A task as a process carries it: its index in start order, and which
+/// run of it this is (retries run it again).
+struct task_ticket {
+  std::size_t task;
+  unsigned attempt = 1;
+};
+
 /// One created process the exchange watches, and the tasks it owes.
 struct exchange_entry {
   Channel channel;
-  fifo<std::size_t> tasks{};     // in flight, oldest first
+  fifo<task_ticket> tasks{};     // in flight, oldest first
   fifo<encoded_frame> calls{};   // a kept process: their argument frames
   std::size_t pool = no_pool;    // reusable worker pool, or no_pool
   bool one_value = false;        // a body of the library's: one value, exit
@@ -109,8 +128,16 @@ struct exchange_entry {
   bool persistent = false;       // a connection to a background process
   std::size_t job = no_pool;     // pmap's pool: the batch job it serves
   fifo<batch_flight> batches{};  // ... and its ranges in flight
+  std::size_t slot = 0;          // ... and its slot on the job's board
   std::chrono::steady_clock::time_point last_delivery{};
   std::chrono::steady_clock::time_point started{};  // when it was listed
+  // A one-off task's start, kept while a retry may need it.
+  deferred_start recipe{};
+  // Being ended by the exchange (its task ran past Options::timeout): the
+  // task or element to blame, and when SIGKILL follows the SIGTERM.
+  bool ending = false;
+  std::size_t blamed = 0;  // a task, or a pmap element's offset in its job
+  std::chrono::steady_clock::time_point kill_at{};
   // While the entry is spare (see Exchange::recycle): its last channel's
   // read-ahead storage, for the next one.
   std::vector<char> read_buffer{};
@@ -143,6 +170,7 @@ struct waiting_work {
   bool one_value = false;  // the body sends one value and exits (see
                            // sends_one_value); else its channel is read
                            // to its end
+  unsigned attempt = 1;    // the run this start will be (see retries)
 };
 
 /// Processes that serve the calls of one reusable callable.
@@ -316,6 +344,7 @@ class Exchange {
   void add_job(detail::batch_job job);
   void schedule_jobs();
   void fail_job(std::size_t job, const std::exception_ptr& error);
+  [[nodiscard]] std::size_t free_slot(std::size_t job) const;
   void feed_batches(detail::exchange_entry& worker);
   void batch_delivered(detail::exchange_entry& worker);
   void batch_process_ended(detail::exchange_entry& worker,
@@ -325,6 +354,15 @@ class Exchange {
   void serve(detail::exchange_entry& entry, bool ended);
   void after_delivery(detail::exchange_entry& entry);
   void end_process(detail::exchange_entry& entry);
+  std::chrono::steady_clock::time_point enforce_timeouts(
+      std::chrono::steady_clock::time_point now);
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point>
+  running_since(const detail::exchange_entry& entry) const;
+  bool retry_or_fail(detail::task_ticket ticket,
+                     const std::exception_ptr& error, bool clean,
+                     bool delivered, bool can_run_again);
+  [[nodiscard]] std::optional<std::size_t> running_element(
+      const detail::exchange_entry& worker) const;
   void retire(detail::exchange_entry& entry, bool watch_channel = false);
   std::unique_ptr<detail::exchange_entry> detach(detail::exchange_entry& entry);
   std::unique_ptr<detail::exchange_entry> new_entry(Channel channel,
@@ -402,13 +440,18 @@ void Exchange::start_batches(F fn, std::vector<E> elements) {
   // The pool processes read the elements from their own copy of this
   // memory: ranges are all that is sent to them.
   auto shared = std::make_shared<std::vector<E>>(std::move(elements));
-  job.spawn = detail::deferred_start([fn = std::move(fn), shared]() mutable {
-    return pprocess::start(
-        [](Channel& channel, F& body, std::shared_ptr<std::vector<E>>& all) {
-          detail::serve_batches<T>(channel, body, *all);
-        },
-        fn, shared);
-  });
+  job.board = std::make_shared<detail::batch_board>(*options_.limit);
+  job.spawn =
+      detail::deferred_start([fn = std::move(fn), shared, board = job.board,
+                              timed = options_.timeout.has_value()]() mutable {
+        return pprocess::start(
+            [](Channel& channel, F& body, std::shared_ptr<std::vector<E>>& all,
+               std::shared_ptr<detail::batch_board>& on, bool timing) {
+              detail::serve_batches<T>(channel, body, *all,
+                                       (*on)[on->next_slot], timing);
+            },
+            fn, shared, board, timed);
+      });
   add_job(std::move(job));
 }
 

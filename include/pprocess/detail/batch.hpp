@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <pprocess/channel.hpp>
+#include <pprocess/detail/batch_board.hpp>
 
 namespace pprocess {
 
@@ -60,8 +61,11 @@ inline constexpr std::size_t max_batch<SharedArray<U>> = 253;
 
 /// The loop of a pool process: receive a range, send its batch, until the
 /// creator closes the channel. An exception fails only its own element.
+/// Before each element the process says on its `slot` which one it runs
+/// (and, when `timed`, since when).
 template <class T, class F, class E>
-void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
+void serve_batches(Channel& channel, F& fn, std::vector<E>& elements,
+                   batch_slot& slot, bool timed) {
   batch<T> results;  // its buffers serve every range
   while (const auto range = receive_unless_closed<batch_range>(channel)) {
     const auto [first, last] = *range;
@@ -69,6 +73,7 @@ void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
     results.values.resize(last - first);
     results.errors.clear();
     for (std::uint64_t i = first; i < last; ++i) {
+      mark_element(slot, i, timed);
       try {
         results.values[i - first] =
             static_cast<T>(std::invoke(fn, elements[i]));
@@ -78,6 +83,7 @@ void serve_batches(Channel& channel, F& fn, std::vector<E>& elements) {
                                     std::move(what));
       }
     }
+    slot.element.store(batch_slot::idle, std::memory_order_release);
     try {
       channel.send(results);
     } catch (const ChannelError& e) {

@@ -283,3 +283,66 @@ TEST(RetryTest, PmapElementThatAlwaysDiesFailsAloneWithItsAttempts) {
   EXPECT_EQ(squares[199], 199 * 199);
   EXPECT_EQ(squares[201], 201 * 201);
 }
+
+// --- which task failed -------------------------------------------------------
+
+TEST(TaskOfErrorTest, RemoteErrorNamesItsTaskInMapPmapAndQueue) {
+  pprocess::Map<int> m({.limit = 2});
+  auto calc = m.manage(pprocess::MakeParallel([](int i) {
+    if (i == 2) {
+      throw std::out_of_range("two");
+    }
+    return i;
+  }));
+  for (int i = 0; i < 4; ++i) {
+    calc(i);
+  }
+  EXPECT_EQ(error_at<pprocess::RemoteError>(m, 2).task(), 2U);
+
+  auto squares = pprocess::pmap(
+      [](int i) {
+        if (i == 33) {
+          throw std::out_of_range("33");
+        }
+        return i * i;
+      },
+      std::vector<int>{0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                       12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+                       24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34},
+      {.limit = 2});
+  EXPECT_EQ(error_at<pprocess::RemoteError>(squares, 33).task(), 33U);
+
+  pprocess::Queue<int> q({.limit = 1});
+  auto queued = q.manage(pprocess::MakeParallel([](int i) {
+    if (i == 1) {
+      throw std::out_of_range("one");
+    }
+    return i;
+  }));
+  for (int i = 0; i < 3; ++i) {
+    queued(i);
+  }
+  const auto [before, error] =
+      test_support::drain_until_error<pprocess::RemoteError>(q);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->task(), 1U);
+  EXPECT_EQ(before, (std::vector<int>{0}));
+}
+
+TEST(TaskOfErrorTest, ProcessErrorNamesItsTaskInAQueue) {
+  pprocess::Queue<int> q({.limit = 1});
+  auto queued = q.manage(pprocess::MakeParallel([](int i) {
+    if (i == 2) {
+      die_by(SIGKILL);
+    }
+    return i;
+  }));
+  for (int i = 0; i < 4; ++i) {
+    queued(i);
+  }
+  const auto [before, error] =
+      test_support::drain_until_error<pprocess::ProcessError>(q);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->task(), 2U);
+  EXPECT_EQ(error->signal(), SIGKILL);
+}

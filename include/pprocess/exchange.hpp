@@ -196,6 +196,20 @@ struct pool_key {
 template <class F>
 class managed_callable;
 
+/// Inside a catch block: the exception being handled, given `task` as its
+/// task() when it is a RemoteError or a ProcessError.
+inline std::exception_ptr current_error_of(std::size_t task) {
+  try {
+    throw;
+  } catch (RemoteError& e) {
+    error_access::set_task(e, task);
+  } catch (ProcessError& e) {
+    error_access::set_task(e, task);
+  } catch (...) {
+  }
+  return std::current_exception();
+}
+
 /// Tells the kept (reusable) processes of every live exchange of this process
 /// to end once their current call is done, so that waitall() does not wait
 /// for processes that wait for work.

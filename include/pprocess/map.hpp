@@ -137,8 +137,9 @@ class Map : public Exchange {
       }
       for (auto& [offset, type, what] : incoming_.errors) {
         if (offset < count) {
-          set_error(first + offset, std::make_exception_ptr(
-                                        RemoteError(std::move(type), what)));
+          RemoteError error(std::move(type), what);
+          detail::error_access::set_task(error, first + offset);
+          set_error(first + offset, std::make_exception_ptr(std::move(error)));
         }
       }
     } catch (const Error&) {
@@ -218,7 +219,7 @@ void Map<T>::store_data(Channel& channel) {
   try {
     set_value(task, channel.template receive<T>());
   } catch (const Error&) {
-    set_error(task, std::current_exception());
+    set_error(task, detail::current_error_of(task));
   }
 }
 

@@ -120,7 +120,7 @@ void Queue<T>::store_data(Channel& channel) {
     received_.emplace_back(std::in_place_index<0>,
                            channel.template receive<T>());
   } catch (const Error&) {
-    received_.emplace_back(std::current_exception());
+    received_.emplace_back(detail::current_error_of(task_of(channel)));
   }
 }
 

@@ -11,10 +11,12 @@
 // timer sees only the calling thread, never the created processes.
 
 #include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -43,8 +45,10 @@ long long expected_sum(long long n) {
 
 using bench::fork_tasks_per_iteration;
 
-long long map_fork_tasks(int tasks, std::size_t limit) {
-  pprocess::Map<int> results({.limit = limit});
+long long map_fork_tasks(
+    int tasks, std::size_t limit,
+    std::optional<std::chrono::milliseconds> timeout = {}) {
+  pprocess::Map<int> results({.limit = limit, .timeout = timeout});
   auto call = results.manage(pprocess::MakeParallel(bench::trivial));
   for (int i = 0; i < tasks; ++i) {
     call(i);
@@ -111,6 +115,90 @@ BENCHMARK(BM_ForkPerTaskPaired)
     ->ArgName("limit")
     ->Arg(1)
     ->Arg(2)
+    ->UseRealTime()
+    ->MinTime(3.0);
+
+// Two ways of doing the same work in turn, `rounds` of 100 tasks each, the
+// order swapped each time; sets the "ratio" counter to b's time over a's.
+template <class A, class B>
+void run_paired(benchmark::State& state, int tasks, A&& a, B&& b) {
+  using clock = std::chrono::steady_clock;
+  clock::duration time_a{};
+  clock::duration time_b{};
+  bool a_first = true;
+  for (auto _ : state) {
+    for (int turn = 0; turn < 2; ++turn) {
+      const bool run_a = (turn == 0) == a_first;
+      const auto t0 = clock::now();
+      const bool right = run_a ? a() : b();
+      (run_a ? time_a : time_b) += clock::now() - t0;
+      if (!right) {
+        state.SkipWithError("wrong results");
+        return;
+      }
+    }
+    a_first = !a_first;
+  }
+  state.counters["ratio"] = std::chrono::duration<double>(time_b).count() /
+                            std::chrono::duration<double>(time_a).count();
+  state.SetItemsProcessed(state.iterations() * 2 * tasks);
+}
+
+// Fork per task with a timeout set (an hour: never reached) next to the
+// same without: what watching the deadlines costs.
+void BM_TimeoutPaired(benchmark::State& state) {
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  const long long expected = expected_sum(fork_tasks_per_iteration);
+  run_paired(
+      state, fork_tasks_per_iteration,
+      [&] {
+        return map_fork_tasks(fork_tasks_per_iteration, limit) == expected;
+      },
+      [&] {
+        return map_fork_tasks(fork_tasks_per_iteration, limit,
+                              std::chrono::hours(1)) == expected;
+      });
+}
+BENCHMARK(BM_TimeoutPaired)
+    ->Name("pprocess/timeout_paired")
+    ->ArgName("limit")
+    ->Arg(2)
+    ->UseRealTime()
+    ->MinTime(3.0);
+
+// A pmap of 100k tiny elements in which one element crashes its process,
+// next to the same pmap without the crash: what a crash costs the rest.
+constexpr int crash_pmap_size = 100'000;
+
+bool pmap_sums_right(bool crash) {
+  std::vector<int> input(crash_pmap_size);
+  std::iota(input.begin(), input.end(), 0);
+  auto results = pprocess::pmap(
+      [crash](int i) {
+        if (crash && i == crash_pmap_size / 2) {
+          ::raise(SIGKILL);
+        }
+        return bench::trivial(i);
+      },
+      input, {.limit = 2});
+  long long sum = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    try {
+      sum += results[i];
+    } catch (const pprocess::ProcessError&) {
+      sum += bench::trivial(static_cast<int>(i));  // as if it had delivered
+    }
+  }
+  return sum == expected_sum(crash_pmap_size);
+}
+
+void BM_PmapCrashPaired(benchmark::State& state) {
+  run_paired(
+      state, crash_pmap_size, [] { return pmap_sums_right(false); },
+      [] { return pmap_sums_right(true); });
+}
+BENCHMARK(BM_PmapCrashPaired)
+    ->Name("pprocess/pmap_crash_paired")
     ->UseRealTime()
     ->MinTime(3.0);
 

@@ -231,6 +231,18 @@ def fork_ratio(results, limit):
                     f"({spread}){also}")
 
 
+def paired_ratio(results, name):
+    """The median of the "ratio" counter over the rounds of a paired
+    benchmark (two ways of the same work in turn, in one process)."""
+    rounds = sorted(results.paired.get(name, []))
+    if not rounds:
+        return None, f"{name}: {results.why_missing(name)}"
+    median = rounds[len(rounds) // 2] if len(rounds) % 2 else (
+        rounds[len(rounds) // 2 - 1] + rounds[len(rounds) // 2]) / 2
+    spread = ", ".join(f"{r:.2f}" for r in rounds)
+    return median, f"both in turn in one process: the median of {len(rounds)} round(s) ({spread})"
+
+
 def largest_pmap(results):
     for size in PMAP_SIZES:
         name = f"pprocess/pmap/tasks:{size}"
@@ -309,6 +321,13 @@ def targets(results):
     value, note = rate_ratio(results, "pprocess/bulk_shared_array_4x64mib", "raw/bulk_by_hand_4x64mib")
     add("4 × 64 MiB SharedArray<double>: throughput vs the hand-written socket floor",
         value, note, "≥ 1.5 ×")
+
+    value, note = paired_ratio(results, "pprocess/timeout_paired/limit:2")
+    add("fork-per-task Map with a timeout set: time per task vs without",
+        value, note, "≤ 1.05 ×", at_most=True)
+    value, note = paired_ratio(results, "pprocess/pmap_crash_paired")
+    add("pmap of 100k tiny elements, one of which crashes its process: time vs without the crash",
+        value, note, "≤ 1.1 ×", at_most=True)
 
     value, note = time_ratio(results, "pprocess/cpu_bound/processes:1", "pprocess/cpu_bound/processes:2")
     add("CPU-bound: 2 processes vs 1", value, note, "≥ 1.9 ×",

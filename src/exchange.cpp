@@ -522,7 +522,9 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   std::vector<std::size_t>& retiring_at = *scratch_retiring_at;
   for (;;) {
     const auto now = clock::now();
-    const auto timeout_due = enforce_timeouts(now);
+    const auto timeout_due =
+        std::min(enforce_timeouts(now), jobs_.empty() ? clock::time_point::max()
+                                                      : reassign_stalled(now));
     const poll_plan plan =
         plan_poll(active_, retiring_, now, fds, pidfd_at, retiring_at);
     if (fds.empty() && !plan.needs_ticks) {

@@ -151,6 +151,15 @@ void Exchange::batch_delivered(exchange_entry& worker) {
   const auto now = std::chrono::steady_clock::now();
   const auto took = now - std::max(flight.sent, worker.last_delivery);
   worker.last_delivery = now;
+  if (flight.stolen) {
+    feed_batches(worker);  // its time says nothing of the others'
+    return;
+  }
+  const auto per_element = took / static_cast<long>(std::max<std::size_t>(
+                                      1, flight.last - flight.first));
+  job.element_time = job.element_time.count() == 0
+                         ? per_element
+                         : (3 * job.element_time + per_element) / 4;
   if (!job.fixed_chunk) {
     // Like joblib's auto batching: grow while ranges are short, shrink when
     // they are long; the aim is ranges of a few milliseconds, long enough
@@ -175,9 +184,12 @@ void Exchange::batch_process_ended(exchange_entry& worker,
   const detail::fifo<detail::batch_flight> flights = std::move(worker.batches);
   retire(worker);
   detail::batch_job& job = jobs_[j];
-  // Ranges queued behind the one that was running were never started.
+  // Ranges queued behind the one that was running were never started
+  // (unless they were handed out again already).
   for (std::size_t k = flights.size(); k > 1; --k) {
-    job.returned.emplace_front(flights[k - 1].first, flights[k - 1].last);
+    if (!flights[k - 1].stolen) {
+      job.returned.emplace_front(flights[k - 1].first, flights[k - 1].last);
+    }
   }
   if (flights.empty()) {
     return;
@@ -194,10 +206,10 @@ void Exchange::batch_process_ended(exchange_entry& worker,
   // That element alone is to blame. The others of its range, done or not
   // (results go back by range), run again elsewhere, free of charge.
   const std::size_t element = *running;
-  if (element + 1 < crashed.last) {
+  if (!crashed.stolen && element + 1 < crashed.last) {
     job.returned.emplace_front(element + 1, crashed.last);
   }
-  if (crashed.first < element) {
+  if (!crashed.stolen && crashed.first < element) {
     job.returned.emplace_front(crashed.first, element);
   }
   unsigned& runs = job.failures[element];
@@ -227,17 +239,79 @@ void Exchange::fail_job(std::size_t j, const std::exception_ptr& error) {
   job.next = job.count;
 }
 
-std::optional<std::pair<std::size_t, std::size_t>> Exchange::batch_of(
+std::optional<Exchange::batch_place> Exchange::batch_of(
     const Channel& channel) const {
   for (const auto& entry : active_) {
     if (&entry->channel == &channel && entry->job != detail::no_pool &&
         !entry->batches.empty()) {
       const detail::batch_flight& flight = entry->batches.front();
-      return std::pair{jobs_[entry->job].first_task + flight.first,
-                       flight.last - flight.first};
+      return batch_place{jobs_[entry->job].first_task + flight.first,
+                         flight.last - flight.first, flight.stolen};
     }
   }
   return std::nullopt;
+}
+
+std::chrono::steady_clock::time_point Exchange::reassign_stalled(
+    std::chrono::steady_clock::time_point now) {
+  auto wake = std::chrono::steady_clock::time_point::max();
+  bool reassigned = false;
+  for (auto& owned : active_) {
+    exchange_entry& worker = *owned;
+    if (worker.job == detail::no_pool || worker.stalled || worker.ending ||
+        worker.batches.empty()) {
+      continue;
+    }
+    // Only a process with work waiting behind its element can hold it up.
+    const detail::batch_flight& front = worker.batches.front();
+    if (worker.batches.size() == 1 && front.last - front.first == 1) {
+      continue;
+    }
+    const std::optional<std::size_t> element = running_element(worker);
+    if (!element) {
+      // Between two ranges, or about to begin its first: look again soon,
+      // or the loop may sleep until the element it begins next ends.
+      worker.watched_element = detail::batch_slot::idle;
+      wake = std::min(wake, now + detail::stall_floor / 10);
+      continue;
+    }
+    if (*element != worker.watched_element) {
+      worker.watched_element = *element;
+      worker.watched_since = now;
+    }
+    detail::batch_job& job = jobs_[worker.job];
+    const auto due =
+        worker.watched_since +
+        std::max<std::chrono::nanoseconds>(
+            detail::stall_floor, detail::stall_factor * job.element_time);
+    if (now < due) {
+      wake = std::min(wake, due);
+      continue;
+    }
+    // Held up: what waits behind the element goes to other processes (the
+    // elements of its range before it too: results go back by range). This
+    // one takes no more, and is retired once it has delivered what it has.
+    reassigned = true;
+    worker.stalled = true;
+    worker.draining = true;
+    for (std::size_t k = worker.batches.size(); k-- > 1;) {
+      detail::batch_flight& behind = worker.batches[k];
+      behind.stolen = true;
+      job.returned.emplace_front(behind.first, behind.last);
+    }
+    detail::batch_flight& running = worker.batches.front();
+    running.stolen = true;
+    if (*element + 1 < running.last) {
+      job.returned.emplace_front(*element + 1, running.last);
+    }
+    if (running.first < *element) {
+      job.returned.emplace_front(running.first, *element);
+    }
+  }
+  if (reassigned) {
+    schedule_jobs();  // the other processes take it now
+  }
+  return wake;
 }
 
 }  // namespace pprocess

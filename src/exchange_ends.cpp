@@ -174,8 +174,12 @@ void Exchange::end_process(exchange_entry& entry) {
             "' broke off before its end (it died, or it served everything "
             "to another collector)"));
   } else if (entry.ending) {
+    const std::size_t task =
+        entry.job != detail::no_pool
+            ? jobs_[entry.job].first_task + entry.blamed  // an element
+            : entry.blamed;
     const std::string what =
-        "task " + std::to_string(entry.blamed) + " " +
+        "task " + std::to_string(task) + " " +
         describe_ending(options_.timeout, pid, process.status());
     error = std::make_exception_ptr(TimeoutError(
         pid, ended && WIFEXITED(status) ? WEXITSTATUS(status) : -1,

@@ -32,6 +32,11 @@ inline constexpr std::chrono::milliseconds pipeline_target{2};
 // The calls queued behind a running one take at most this many bytes (see
 // feed()).
 inline constexpr std::size_t pipeline_frame_limit = 64 * 1024;
+// A pmap element that runs this much longer than the job's elements do
+// (and at least stall_floor) holds up the work queued behind it in its
+// process: that work is handed to the others.
+inline constexpr std::chrono::milliseconds stall_floor{1000};
+inline constexpr int stall_factor = 20;
 // How long an adaptive pmap range aims to run.
 inline constexpr std::chrono::milliseconds batch_target{5};
 

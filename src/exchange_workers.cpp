@@ -364,6 +364,9 @@ void exchange_entry::clear() noexcept {
   blamed = 0;
   kill_at = {};
   slot = 0;
+  watched_element = batch_slot::idle;
+  watched_since = {};
+  stalled = false;
   delivered = false;
   draining = false;
   persistent = false;

@@ -153,20 +153,27 @@ TEST(TimeoutTest, OnlyTheElementOfAPmapThatRanTooLongFails) {
     elements[static_cast<std::size_t>(i)] = i;
   }
   const auto t0 = std::chrono::steady_clock::now();
-  auto squares = pprocess::pmap(
+  // Two tasks before the pmap's elements: the element's task is 159.
+  pprocess::Map<int> squares({.limit = 2, .timeout = 500ms});
+  squares.start(sleep_then_send, 0, -1);
+  squares.start(sleep_then_send, 0, -2);
+  squares(
       [](int i) {
         if (i == 157) {
           sleep_ms(30000);
         }
         return i * i;
       },
-      elements, {.limit = 2, .timeout = 500ms});
+      elements);
+  EXPECT_EQ(squares[1], -2);
   for (std::size_t i = 0; i < 400; ++i) {
     if (i == 157) {
-      const auto error = error_at<pprocess::TimeoutError>(squares, i);
-      EXPECT_EQ(error.task(), 157U);
+      const auto error = error_at<pprocess::TimeoutError>(squares, i + 2);
+      EXPECT_EQ(error.task(), 159U);
+      EXPECT_NE(std::string(error.what()).find("task 159 "), std::string::npos)
+          << error.what();
     } else {
-      EXPECT_EQ(squares[i], static_cast<int>(i * i)) << i;
+      EXPECT_EQ(squares[i + 2], static_cast<int>(i * i)) << i;
     }
   }
   EXPECT_LT(elapsed_ms(t0), 10000.0);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <numeric>
@@ -194,4 +195,31 @@ TEST(PmapTest, RangesWhoseResultsCarryTooManyDescriptorsAreSplit) {
     ASSERT_EQ(arrays.size(), 4U);
     EXPECT_EQ(arrays[3][0], i + 3) << "element " << i;
   }
+}
+
+TEST(PmapTest, OneHeldUpElementDoesNotHoldBackTheWorkQueuedBehindIt) {
+  // No timeout: the element runs to its end, but what its process had been
+  // sent beyond it is handed to the other process meanwhile.
+  std::vector<int> elements(4000);
+  for (int i = 0; i < 4000; ++i) {
+    elements[static_cast<std::size_t>(i)] = i;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto squares = pprocess::pmap(
+      [](int i) {
+        if (i == 10) {
+          test_support::sleep_ms(4000);
+        }
+        return i * i;
+      },
+      elements, {.limit = 2});
+  for (std::size_t i = 0; i < 4000; ++i) {
+    if (i != 10) {
+      ASSERT_EQ(squares[i], static_cast<int>(i * i)) << i;
+    }
+  }
+  const double others_ms = test_support::elapsed_ms(t0);
+  EXPECT_EQ(squares[10], 100);
+  EXPECT_LT(others_ms, 3000.0) << "the others waited for the held-up element";
+  EXPECT_GT(test_support::elapsed_ms(t0), 3500.0);
 }

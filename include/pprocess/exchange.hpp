@@ -85,6 +85,9 @@ struct batch_flight {
   std::size_t last;
   std::chrono::steady_clock::time_point sent;
   bool split = false;  // came back unsent: hand out again in halves
+  // Handed out again while its process was held up by one element: its
+  // results, if they still come, fill only what is missing.
+  bool stolen = false;
 };
 
 /// pmap over a sequence, computed in ranges by a pool of processes forked
@@ -103,6 +106,9 @@ struct batch_job {
   std::shared_ptr<batch_board> board{};
   // Runs so far of the elements that failed and run again (see retries).
   std::map<std::size_t, unsigned> failures{};
+  // How long an element takes, as a running mean over the ranges: what
+  // "held up" means (see Exchange::reassign_stalled).
+  std::chrono::nanoseconds element_time{};
 
   [[nodiscard]] bool pending() const noexcept {
     return !returned.empty() || next < count;
@@ -129,6 +135,11 @@ struct exchange_entry {
   std::size_t job = no_pool;     // pmap's pool: the batch job it serves
   fifo<batch_flight> batches{};  // ... and its ranges in flight
   std::size_t slot = 0;          // ... and its slot on the job's board
+  // The element its board showed when first seen, and since when: one
+  // that runs far longer than the others holds up the ranges behind it.
+  std::uint64_t watched_element = batch_slot::idle;
+  std::chrono::steady_clock::time_point watched_since{};
+  bool stalled = false;  // its waiting work was handed out again
   std::chrono::steady_clock::time_point last_delivery{};
   std::chrono::steady_clock::time_point started{};  // when it was listed
   // A one-off task's start, kept while a retry may need it.
@@ -323,9 +334,17 @@ class Exchange {
   template <class T, class F, class E>
   void start_batches(F fn, std::vector<E> elements);
 
-  /// For a pool process's channel: the first task and the number of tasks
-  /// of the batch that arrives next on it.
-  [[nodiscard]] std::optional<std::pair<std::size_t, std::size_t>> batch_of(
+  /// The batch that arrives next on a pmap pool process's channel.
+  struct batch_place {
+    std::size_t first;  // the task of its first result
+    std::size_t count;  // how many results it holds
+    bool only_missing;  // its range was handed out again: keep only the
+                        // results that are still missing
+  };
+
+  /// For a pool process's channel: where the batch that arrives next on it
+  /// goes.
+  [[nodiscard]] std::optional<batch_place> batch_of(
       const Channel& channel) const;
 
   /// The batch that arrives next on `channel` could not be sent whole (its
@@ -359,6 +378,8 @@ class Exchange {
   void schedule_jobs();
   void fail_job(std::size_t job, const std::exception_ptr& error);
   [[nodiscard]] std::size_t free_slot(std::size_t job) const;
+  std::chrono::steady_clock::time_point reassign_stalled(
+      std::chrono::steady_clock::time_point now);
   void feed_batches(detail::exchange_entry& worker);
   void batch_delivered(detail::exchange_entry& worker);
   void batch_process_ended(detail::exchange_entry& worker,

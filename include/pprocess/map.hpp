@@ -109,7 +109,8 @@ class Map : public Exchange {
     states_[task] = now;
   }
 
-  void store_batch(Channel& channel, std::size_t first, std::size_t count) {
+  void store_batch(Channel& channel, std::size_t first, std::size_t count,
+                   bool only_missing) {
     grow_to(first + count);
     try {
       detail::channel_access::receive_into(channel, incoming_);
@@ -123,6 +124,25 @@ class Map : public Exchange {
             "Map: a batch of " + std::to_string(incoming_.values.size()) +
                 " results for " + std::to_string(count) + " elements");
       }
+      // The failures first: a failed element's value is a placeholder.
+      for (auto& [offset, type, what] : incoming_.errors) {
+        if (offset < count &&
+            (!only_missing || states_[first + offset] == state::pending)) {
+          RemoteError error(std::move(type), what);
+          detail::error_access::set_task(error, first + offset);
+          set_error(first + offset, std::make_exception_ptr(std::move(error)));
+        }
+      }
+      if (only_missing) {
+        // The range was handed out again: keep what is still missing,
+        // never replace a result that may have been read.
+        for (std::size_t i = 0; i < count; ++i) {
+          if (states_[first + i] == state::pending) {
+            set_value(first + i, std::move(incoming_.values[i]));
+          }
+        }
+        return;
+      }
       // Whole runs at a time: a range lies in at most a few blocks.
       for (std::size_t done = 0; done < count;) {
         const std::span<T> values = values_.run(first + done, count - done);
@@ -132,19 +152,18 @@ class Map : public Exchange {
             values.begin());
         const std::span<state> states =
             states_.run(first + done, values.size());
-        std::fill(states.begin(), states.end(), state::value);
-        done += values.size();
-      }
-      for (auto& [offset, type, what] : incoming_.errors) {
-        if (offset < count) {
-          RemoteError error(std::move(type), what);
-          detail::error_access::set_task(error, first + offset);
-          set_error(first + offset, std::make_exception_ptr(std::move(error)));
+        for (state& s : states) {
+          if (s != state::error) {
+            s = state::value;
+          }
         }
+        done += values.size();
       }
     } catch (const Error&) {
       for (std::size_t i = 0; i < count; ++i) {
-        set_error(first + i, std::current_exception());
+        if (!only_missing || states_[first + i] == state::pending) {
+          set_error(first + i, std::current_exception());
+        }
       }
     }
   }
@@ -210,8 +229,8 @@ class Map<T>::iterator {
 template <class T>
 void Map<T>::store_data(Channel& channel) {
   if constexpr (detail::batchable<T>) {
-    if (const auto range = batch_of(channel)) {
-      store_batch(channel, range->first, range->second);
+    if (const auto place = batch_of(channel)) {
+      store_batch(channel, place->first, place->count, place->only_missing);
       return;
     }
   }

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -75,53 +76,13 @@ BENCHMARK(BM_MapForkPerTask)
     ->Name("pprocess/map_fork_per_task")
     ->Apply(bench::fork_per_task_args);
 
-// The same Map next to the raw loop (bench_support.hpp), in turn every 100
-// tasks, the order swapped each time: the ratio of their times is what the
-// fork-per-task targets compare, and a change in the machine's load, which
-// separate runs minutes apart would take for a difference, falls on both.
-void BM_ForkPerTaskPaired(benchmark::State& state) {
-  using clock = std::chrono::steady_clock;
-  const auto limit = static_cast<std::size_t>(state.range(0));
-  clock::duration raw{};
-  clock::duration map{};
-  bool raw_first = true;
-  for (auto _ : state) {
-    for (int turn = 0; turn < 2; ++turn) {
-      const bool run_raw = (turn == 0) == raw_first;
-      const auto t0 = clock::now();
-      const long long sum =
-          run_raw ? bench::raw_fork_tasks(fork_tasks_per_iteration, limit)
-                  : map_fork_tasks(fork_tasks_per_iteration, limit);
-      (run_raw ? raw : map) += clock::now() - t0;
-      if (sum != expected_sum(fork_tasks_per_iteration)) {
-        state.SkipWithError("wrong results");
-        return;
-      }
-    }
-    raw_first = !raw_first;
-  }
-  const double tasks =
-      static_cast<double>(state.iterations()) * fork_tasks_per_iteration;
-  const auto us = [&](clock::duration d) {
-    return std::chrono::duration<double, std::micro>(d).count() / tasks;
-  };
-  state.counters["raw_us"] = us(raw);
-  state.counters["pprocess_us"] = us(map);
-  state.counters["ratio"] = us(map) / us(raw);
-  state.SetItemsProcessed(state.iterations() * 2 * fork_tasks_per_iteration);
-}
-BENCHMARK(BM_ForkPerTaskPaired)
-    ->Name("pprocess/fork_per_task_paired")
-    ->ArgName("limit")
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->MinTime(3.0);
-
-// Two ways of doing the same work in turn, `rounds` of 100 tasks each, the
-// order swapped each time; sets the "ratio" counter to b's time over a's.
+// Two ways of doing the same work (`tasks` tasks each) in turn, the order
+// swapped each time, so that a change in the machine's load falls on both;
+// sets the "ratio" counter to b's time over a's, and returns the times per
+// task of a and b in microseconds.
 template <class A, class B>
-void run_paired(benchmark::State& state, int tasks, A&& a, B&& b) {
+std::pair<double, double> run_paired(benchmark::State& state, int tasks, A&& a,
+                                     B&& b) {
   using clock = std::chrono::steady_clock;
   clock::duration time_a{};
   clock::duration time_b{};
@@ -134,15 +95,46 @@ void run_paired(benchmark::State& state, int tasks, A&& a, B&& b) {
       (run_a ? time_a : time_b) += clock::now() - t0;
       if (!right) {
         state.SkipWithError("wrong results");
-        return;
+        return {};
       }
     }
     a_first = !a_first;
   }
-  state.counters["ratio"] = std::chrono::duration<double>(time_b).count() /
-                            std::chrono::duration<double>(time_a).count();
+  const double runs = static_cast<double>(state.iterations()) * tasks;
+  const auto us = [&](clock::duration d) {
+    return std::chrono::duration<double, std::micro>(d).count() / runs;
+  };
+  state.counters["ratio"] = us(time_b) / us(time_a);
   state.SetItemsProcessed(state.iterations() * 2 * tasks);
+  return {us(time_a), us(time_b)};
 }
+
+// The same Map next to the raw loop (bench_support.hpp), in turn every 100
+// tasks: the ratio of their times is what the fork-per-task targets
+// compare, and a change in the machine's load, which separate runs minutes
+// apart would take for a difference, falls on both.
+void BM_ForkPerTaskPaired(benchmark::State& state) {
+  const auto limit = static_cast<std::size_t>(state.range(0));
+  const long long expected = expected_sum(fork_tasks_per_iteration);
+  const auto [raw_us, map_us] = run_paired(
+      state, fork_tasks_per_iteration,
+      [&] {
+        return bench::raw_fork_tasks(fork_tasks_per_iteration, limit) ==
+               expected;
+      },
+      [&] {
+        return map_fork_tasks(fork_tasks_per_iteration, limit) == expected;
+      });
+  state.counters["raw_us"] = raw_us;
+  state.counters["pprocess_us"] = map_us;
+}
+BENCHMARK(BM_ForkPerTaskPaired)
+    ->Name("pprocess/fork_per_task_paired")
+    ->ArgName("limit")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->MinTime(3.0);
 
 // Fork per task with a timeout set (an hour: never reached) next to the
 // same without: what watching the deadlines costs.
@@ -225,7 +217,9 @@ BENCHMARK(BM_StartPerTask)
 
 // Fork per task with the creator's heap touched first (2 MiB to 1 GiB).
 void BM_ForkHeap(benchmark::State& state) {
-  bench::fork_heap(state, map_fork_tasks);
+  bench::fork_heap(state, [](int tasks, std::size_t limit) {
+    return map_fork_tasks(tasks, limit);
+  });
 }
 BENCHMARK(BM_ForkHeap)
     ->Name("pprocess/fork_heap")

@@ -55,7 +55,8 @@ const std::error_category& channel_category() noexcept {
 }
 
 ProcessError ProcessError::from_wait_status(pid_t pid, int status,
-                                            const std::string& context) {
+                                            const std::string& context,
+                                            bool /*killed_by_library*/) {
   if (WIFSIGNALED(status)) {
     const int signal = WTERMSIG(status);
     return {pid, -1, signal,
@@ -66,6 +67,11 @@ ProcessError ProcessError::from_wait_status(pid_t pid, int status,
   return {
       pid, exit_status, 0,
       context + " (exited with status " + std::to_string(exit_status) + ")"};
+}
+
+const std::string& ProcessError::stack() const noexcept {
+  static const std::string none;
+  return stack_ ? *stack_ : none;
 }
 
 namespace detail {

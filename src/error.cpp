@@ -16,6 +16,7 @@
 #include "crash_signals.hpp"
 #include "errors.hpp"
 #include "last_words.hpp"
+#include "oom_watch.hpp"
 
 namespace pprocess {
 namespace {
@@ -62,7 +63,7 @@ const std::error_category& channel_category() noexcept {
 
 ProcessError ProcessError::from_wait_status(pid_t pid, int status,
                                             const std::string& context,
-                                            bool /*killed_by_library*/) {
+                                            bool killed_by_library) {
   const bool signalled = WIFSIGNALED(status);
   const int signal = signalled ? WTERMSIG(status) : 0;
   const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -72,11 +73,16 @@ ProcessError ProcessError::from_wait_status(pid_t pid, int status,
   if (signalled ? detail::is_crash_signal(signal) : exit_status != 0) {
     report = detail::take_last_words(pid);
   }
+  bool oom_killed = false;
   std::string what = context;
   if (signalled) {
     what += " (killed by " + signal_name(signal);
     if (report) {
       what += " (" + detail::crash_cause(*report) + ")";
+    } else if (signal == SIGKILL && !killed_by_library &&
+               detail::oom_kill_since_last_look()) {
+      oom_killed = true;
+      what += ": the kernel's out-of-memory killer ended it";
     }
     what += WCOREDUMP(status) ? ", core dumped)" : ")";
   } else {
@@ -92,6 +98,7 @@ ProcessError ProcessError::from_wait_status(pid_t pid, int status,
     what += "\nstack of the crashing thread:\n" + stack;
   }
   ProcessError error(pid, signalled ? -1 : exit_status, signal, what);
+  error.oom_killed_ = oom_killed;
   if (!stack.empty()) {
     error.stack_ = std::make_shared<const std::string>(std::move(stack));
   }

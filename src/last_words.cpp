@@ -19,6 +19,7 @@
 
 #include "crash_signals.hpp"
 #include "fork_page.hpp"
+#include "oom_watch.hpp"
 #include "this_process.hpp"
 
 namespace pprocess::detail {
@@ -179,6 +180,7 @@ void prepare_fork_locked() noexcept {
   table->used.fill(0);
   table->chunks.fill(nullptr);
   install_crash_handlers();
+  oom_watch_start();
 }
 
 std::uint32_t claim_slot_locked() noexcept {

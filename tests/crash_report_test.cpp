@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Crash reports, for real: created processes that crash by a null pointer,
-// abort(), a division by zero, a bus error, an illegal instruction;
+// Crash reports and OOM kills, for real: created processes that crash by a
+// null pointer, abort(), a division by zero, a bus error, an illegal
+// instruction; a process the OOM killer ends in a memory cgroup of its own;
 // handlers of the program's own, the creator's own crash, nested creators,
 // and many crashes in a row.
 //
@@ -402,6 +403,121 @@ TEST(CrashReportTest, NestedCreatorsEachGetTheirProcessesReports) {
   } catch (const pprocess::ProcessError& e) {
     EXPECT_TRUE(contains(e.stack(), "crash_in_the_middle")) << e.what();
   }
+}
+
+// --- OOM kills
+// ------------------------------------------------------------------
+
+/// A memory cgroup (v1) of its own, under this process's, removed at the
+/// end; `path()` empty when it cannot be made here.
+class memory_cgroup {
+ public:
+  explicit memory_cgroup(std::size_t limit) {
+    std::ifstream cgroups("/proc/self/cgroup");
+    std::string line;
+    std::string ours;
+    while (std::getline(cgroups, line)) {
+      const auto first = line.find(':');
+      const auto second = line.find(':', first + 1);
+      if (second != std::string::npos &&
+          contains("," + line.substr(first + 1, second - first - 1) + ",",
+                   ",memory,")) {
+        ours = line.substr(second + 1);
+      }
+    }
+    const std::string base = "/sys/fs/cgroup/memory";
+    if (ours.empty() ||
+        ::access((base + "/memory.oom_control").c_str(), R_OK) != 0) {
+      why_not_ = "no cgroup v1 memory controller at " + base;
+      return;
+    }
+    std::string dir = base + (ours == "/" ? "" : ours) + "/pprocess-oom-test-" +
+                      std::to_string(::getpid());
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+      why_not_ = "cannot make " + dir + ": " + std::strerror(errno);
+      return;
+    }
+    path_ = dir;
+    if (!write("memory.limit_in_bytes", std::to_string(limit))) {
+      why_not_ = "cannot set memory.limit_in_bytes";
+      path_.clear();
+      (void)::rmdir(dir.c_str());
+      return;
+    }
+    // Swap could take the excess instead of the OOM killer.
+    (void)write("memory.memsw.limit_in_bytes", std::to_string(limit));
+    (void)write("memory.swappiness", "0");
+  }
+  memory_cgroup(const memory_cgroup&) = delete;
+  memory_cgroup& operator=(const memory_cgroup&) = delete;
+  ~memory_cgroup() {
+    if (!path_.empty()) {
+      (void)::rmdir(path_.c_str());
+    }
+  }
+
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const std::string& why_not() const { return why_not_; }
+
+  /// Moves the calling process in (async-signal-safe enough for a created
+  /// process: open, write, close).
+  [[nodiscard]] bool enter() const {
+    return write("cgroup.procs", std::to_string(::getpid()));
+  }
+
+ private:
+  [[nodiscard]] bool write(const std::string& file,
+                           const std::string& value) const {
+    const int fd = ::open((path_ + "/" + file).c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return false;
+    }
+    const bool ok = ::write(fd, value.data(), value.size()) ==
+                    static_cast<ssize_t>(value.size());
+    (void)::close(fd);
+    return ok;
+  }
+
+  std::string path_;
+  std::string why_not_;
+};
+
+TEST(CrashReportTest, OomKillIsNamed) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to make a memory cgroup";
+  }
+  const memory_cgroup cgroup(std::size_t{64} << 20);
+  if (cgroup.path().empty()) {
+    GTEST_SKIP() << cgroup.why_not();
+  }
+  const auto error = error_of([&cgroup] {
+    if (!cgroup.enter()) {
+      ::_exit(97);
+    }
+    // 512 MiB, every page touched, against a limit of 64 MiB.
+    const std::size_t size = std::size_t{512} << 20;
+    auto* memory = static_cast<volatile char*>(std::malloc(size));
+    if (memory == nullptr) {
+      ::_exit(96);
+    }
+    for (std::size_t i = 0; i < size; i += 4096) {
+      memory[i] = 1;
+    }
+    ::_exit(95);  // not killed
+  });
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->signal(), SIGKILL) << error->what();
+  EXPECT_TRUE(error->oom_killed()) << error->what();
+  EXPECT_TRUE(contains(error->what(), "out-of-memory")) << error->what();
+  EXPECT_TRUE(error->stack().empty());
+}
+
+TEST(CrashReportTest, PlainSigkillIsNoOomKill) {
+  const auto error = error_of([] { ::kill(::getpid(), SIGKILL); });
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->signal(), SIGKILL) << error->what();
+  EXPECT_FALSE(error->oom_killed()) << error->what();
+  EXPECT_FALSE(contains(error->what(), "out-of-memory")) << error->what();
 }
 
 }  // namespace

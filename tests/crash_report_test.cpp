@@ -97,6 +97,15 @@ void no_core() {
   __builtin_trap();
 }
 
+/// Recurses until the stack runs out (`deeper` is always true: it only
+/// keeps the compiler from seeing an endless recursion).
+volatile bool deeper = true;
+[[gnu::noinline]] int overflow_the_stack(int depth) {
+  volatile char frame[1024];
+  frame[0] = static_cast<char>(depth);
+  return (deeper ? overflow_the_stack(depth + 1) : 0) + frame[0];
+}
+
 [[gnu::noinline]] void crash_in_the_middle() {
   crash_by_null_pointer();
 }
@@ -195,6 +204,12 @@ TEST(CrashReportTest, BusErrorIsReported) {
 TEST(CrashReportTest, IllegalInstructionIsReported) {
   expect_crash(error_of(crash_by_illegal_instruction), SIGILL,
                "crash_by_illegal_instruction");
+}
+
+TEST(CrashReportTest, StackOverflowIsReported) {
+  // The handler runs on the alternate stack the forking thread was given.
+  const auto error = error_of([] { (void)overflow_the_stack(0); });
+  expect_crash(error, SIGSEGV, "overflow_the_stack");
 }
 
 TEST(CrashReportTest, PmapElementThatCrashesHasTheReport) {

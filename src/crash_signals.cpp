@@ -37,8 +37,8 @@ constexpr std::array<int, 5> crash_signals{SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 /// handler is installed, then only read.
 std::array<struct sigaction, crash_signals.size()> previous_actions{};
 
-/// Set while this process writes its report: a crash inside the handler
-/// (a stack too damaged to walk) then goes straight to the default action.
+/// Set while this process writes its report: a crash there (a stack too
+/// damaged to walk) goes straight on, without a report.
 std::atomic<bool> reporting{false};
 
 /// 64 KiB: backtrace() and a chained handler (a sanitizer's, say) need more
@@ -86,19 +86,16 @@ void write_last_words(last_words& slot, const siginfo_t& info,
   slot.state.store(last_words::written, std::memory_order_release);
 }
 
-/// The default action, as if no handler had been installed. A fault
-/// (si_code > 0: the kernel raised it for an instruction) happens again
-/// when the handler returns, now to the default action, so that a core
-/// file shows the faulting instruction; a signal that was sent is sent
-/// again.
-void default_action(int signal, const siginfo_t& info) noexcept {
+/// The default action, as if no handler had been installed: sent again
+/// with SIG_DFL in place. (Returning to let a fault happen again would
+/// leave a core file's registers at the faulting instruction, but a fault
+/// that does not recur, say a page another thread just made accessible,
+/// would then let the process run on where it had to die.)
+void default_action(int signal) noexcept {
   struct sigaction fallback {};
   fallback.sa_handler = SIG_DFL;
   sigemptyset(&fallback.sa_mask);
   (void)::sigaction(signal, &fallback, nullptr);
-  if (info.si_code > 0) {
-    return;
-  }
   sigset_t unblock;
   sigemptyset(&unblock);
   sigaddset(&unblock, signal);
@@ -144,7 +141,7 @@ void chain(int signal, siginfo_t* info, void* context) noexcept {
       before->sa_handler == SIG_IGN && info->si_code <= 0) {
     return;
   }
-  default_action(signal, *info);
+  default_action(signal);
 }
 
 void on_crash_signal(int signal, siginfo_t* info, void* context) {
@@ -152,12 +149,12 @@ void on_crash_signal(int signal, siginfo_t* info, void* context) {
   if (last_words* slot = last_words_slot()) {
     if (!reporting.exchange(true, std::memory_order_relaxed)) {
       write_last_words(*slot, *info, context);
+      reporting.store(false, std::memory_order_relaxed);
     }
   }
   chain(signal, info, context);
   // The handler before ours returned: the process goes on (or faults
   // again, and writes again).
-  reporting.store(false, std::memory_order_relaxed);
   errno = saved_errno;
 }
 

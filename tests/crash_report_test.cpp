@@ -59,9 +59,12 @@ void no_core() {
 }
 
 // Functions with names to find in the stacks. noinline and volatile keep
-// them (and the crash) where they are at every optimization level.
+// them (and the crash) where they are at every optimization level; an empty
+// asm after a last call keeps it from becoming a jump (a tail call) that
+// would leave the caller's frame out of the stack. UBSan would stop the
+// null store before the processor faults.
 
-[[gnu::noinline]] void crash_by_null_pointer() {
+[[gnu::noinline, gnu::no_sanitize("undefined")]] void crash_by_null_pointer() {
   volatile int* volatile nowhere = nullptr;
   *nowhere = 42;
 }
@@ -77,6 +80,7 @@ void no_core() {
 
 [[gnu::noinline]] void crash_by_raised_sigfpe() {
   (void)std::raise(SIGFPE);
+  asm volatile("");
 }
 
 /// Touches a page of a mapping past the end of its file: SIGBUS.
@@ -108,6 +112,7 @@ volatile bool deeper = true;
 
 [[gnu::noinline]] void crash_in_the_middle() {
   crash_by_null_pointer();
+  asm volatile("");
 }
 
 /// The ProcessError that receiving from a process running `body` throws.

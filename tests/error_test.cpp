@@ -29,9 +29,11 @@ int status_of_exit(int status) {
   return process.wait();
 }
 
-/// The waitpid() status word of a real process killed by `signal`.
+/// The waitpid() status word of a real process killed by `signal` (by its
+/// default action, whatever handler was installed: a sanitizer's).
 int status_of_signal(int signal) {
   test_support::forked_process process([signal] {
+    (void)::signal(signal, SIG_DFL);
     ::kill(::getpid(), signal);
     return 0;
   });

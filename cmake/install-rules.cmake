@@ -31,6 +31,12 @@ set(pprocess_cereal_cflags "-I${pprocess_cereal_cflags}")
 # install works as well as one in CMAKE_INSTALL_PREFIX.
 file(RELATIVE_PATH pprocess_pc_to_prefix
   "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+# A static libpprocess.a needs libbacktrace.a after it on the link line.
+set(pprocess_pc_extra_libs "")
+get_target_property(pprocess_type pprocess TYPE)
+if(PPROCESS_LIBBACKTRACE AND pprocess_type STREQUAL "STATIC_LIBRARY")
+  set(pprocess_pc_extra_libs " ${PPROCESS_LIBBACKTRACE}")
+endif()
 configure_file(cmake/pprocess.pc.in "${PROJECT_BINARY_DIR}/pprocess.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/pprocess.pc"
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

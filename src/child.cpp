@@ -15,13 +15,15 @@
 #include <vector>
 
 #include "fork_page.hpp"
+#include "last_words.hpp"
 
 namespace pprocess::detail {
 namespace {
 
 struct table_entry {
-  bool owned = true;          // a child handle still refers to it
-  std::optional<int> status;  // set when reaped by someone else (waitall)
+  bool owned = true;             // a child handle still refers to it
+  std::optional<int> status;     // set when reaped by someone else (waitall)
+  std::uint32_t slot = no_slot;  // for its last words (last_words.hpp)
 };
 
 /// The children of this process not reaped yet: few, so a flat list. (A
@@ -38,7 +40,9 @@ class pid_list {
     return std::find_if(items_.begin(), items_.end(),
                         [pid](const item& i) { return i.first == pid; });
   }
-  void add(pid_t pid) { items_.emplace_back(pid, table_entry{}); }
+  void add(pid_t pid, std::uint32_t slot) {
+    items_.emplace_back(pid, table_entry{true, std::nullopt, slot});
+  }
   /// Removes `*it` (the last item takes its place); returns where the next
   /// item to look at is.
   iterator erase(iterator it) noexcept {
@@ -73,12 +77,24 @@ pid_t wait_pid(pid_t pid, int* status, int options) noexcept {
   return result;
 }
 
+/// The process of `entry` was reaped with `status` (`reaped`), or is lost
+/// to someone else's waitpid: its slot is free, its report (if it crashed)
+/// kept for the error that will be built if a handle still wants it.
+void reaped_locked(pid_t pid, table_entry& entry, int status,
+                   bool reaped) noexcept {
+  release_slot_locked(entry.slot, pid, status, reaped && entry.owned);
+  entry.slot = no_slot;
+}
+
 /// Reaps the processes no handle owns any more; the table is locked.
 void reap_orphans_locked(process_table& t) noexcept {
   for (auto it = t.entries.begin(); it != t.entries.end();) {
     int status = 0;
+    pid_t result = 0;
     if (!it->second.owned &&
-        (it->second.status || wait_pid(it->first, &status, WNOHANG) != 0)) {
+        (it->second.status ||
+         (result = wait_pid(it->first, &status, WNOHANG)) != 0)) {
+      reaped_locked(it->first, it->second, status, result > 0);
       it = t.entries.erase(it);
     } else {
       ++it;
@@ -173,6 +189,7 @@ bool child::try_reap() noexcept {
     // ECHILD: someone reaped it behind our back (a waitpid(-1) of the
     // program's own); its status is lost, so count it as a clean exit.
     status_ = result > 0 ? status : 0;
+    reaped_locked(pid_, it->second, status, result > 0);
   }
   t.entries.erase(it);
   pidfd_.reset();
@@ -242,12 +259,15 @@ void lock_table_for_fork() noexcept {
   table().mutex.lock();
 }
 
-void unlock_table_in_creator(pid_t created) noexcept {
-  // created == 0: fork() failed, nothing to register.
+void unlock_table_in_creator(pid_t created, std::uint32_t slot) noexcept {
+  // created == 0: fork() failed (or the process is reaped elsewhere),
+  // nothing to register.
   auto& t = table();
   reap_orphans_locked(t);
   if (created > 0) {
-    t.entries.add(created);
+    t.entries.add(created, slot);
+  } else {
+    release_slot_locked(slot, 0, 0, false);
   }
   t.mutex.unlock();
 }
@@ -278,6 +298,9 @@ void reap_all() noexcept {
     auto it = t.entries.find(pid);
     if (it == t.entries.end()) {
       continue;  // its handle reaped it meanwhile
+    }
+    if (!it->second.status) {
+      reaped_locked(pid, it->second, status, result > 0);
     }
     if (!it->second.owned) {
       t.entries.erase(it);

@@ -4,12 +4,19 @@
 #include <cxxabi.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string.h>  // sigabbrev_np, strerrordesc_np
 #include <string>
+#include <utility>
 
+#include "crash_report.hpp"
+#include "crash_signals.hpp"
 #include "errors.hpp"
+#include "last_words.hpp"
+#include "oom_watch.hpp"
 
 namespace pprocess {
 namespace {
@@ -54,24 +61,53 @@ const std::error_category& channel_category() noexcept {
   return instance;
 }
 
+ProcessError ProcessError::from_wait_status(pid_t pid, int status,
+                                            const std::string& context,
+                                            bool killed_by_library) {
+  const bool signalled = WIFSIGNALED(status);
+  const int signal = signalled ? WTERMSIG(status) : 0;
+  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  // A crash leaves a report; so may a crash whose handler (the program's,
+  // a sanitizer's) then ended the process with a failure status.
+  std::optional<detail::crash_record> report;
+  if (signalled ? detail::is_crash_signal(signal) : exit_status != 0) {
+    report = detail::take_last_words(pid);
+  }
+  bool oom_killed = false;
+  std::string what = context;
+  if (signalled) {
+    what += " (killed by " + signal_name(signal);
+    if (report) {
+      what += " (" + detail::crash_cause(*report) + ")";
+    } else if (signal == SIGKILL && !killed_by_library &&
+               detail::oom_kill_since_last_look()) {
+      oom_killed = true;
+      what += ": the kernel's out-of-memory killer ended it";
+    }
+    what += WCOREDUMP(status) ? ", core dumped)" : ")";
+  } else {
+    what += " (exited with status " + std::to_string(exit_status);
+    if (report) {
+      what += " after " + signal_name(report->signal) + " (" +
+              detail::crash_cause(*report) + ")";
+    }
+    what += ")";
+  }
+  std::string stack = report ? detail::crash_stack(*report) : std::string();
+  if (!stack.empty()) {
+    what += "\nstack of the crashing thread:\n" + stack;
+  }
+  ProcessError error(pid, signalled ? -1 : exit_status, signal, what);
+  error.oom_killed_ = oom_killed;
+  if (!stack.empty()) {
+    error.stack_ = std::make_shared<const std::string>(std::move(stack));
+  }
+  return error;
+}
+
 const std::string& ProcessError::stack() const noexcept {
   static const std::string none;
   return stack_ ? *stack_ : none;
-}
-
-ProcessError ProcessError::from_wait_status(pid_t pid, int status,
-                                            const std::string& context,
-                                            bool /*killed_by_library*/) {
-  if (WIFSIGNALED(status)) {
-    const int signal = WTERMSIG(status);
-    return {pid, -1, signal,
-            context + " (killed by " + signal_name(signal) +
-                (WCOREDUMP(status) ? ", core dumped)" : ")")};
-  }
-  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return {
-      pid, exit_status, 0,
-      context + " (exited with status " + std::to_string(exit_status) + ")"};
 }
 
 namespace detail {

@@ -7,7 +7,10 @@
 // - the created process dies with its creator (PR_SET_PDEATHSIG);
 // - the created process keeps no copy of its siblings' channels (private_fd);
 // - the created process ends with _exit(): it runs none of its creator's
-//   atexit handlers or static destructors.
+//   atexit handlers or static destructors;
+// - a created process that crashes can tell its creator how (crash
+//   handlers installed at the first fork, a report slot chosen per fork:
+//   last_words.hpp), at no cost to one that does not.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -18,6 +21,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <ostream>
@@ -30,8 +34,10 @@
 
 #include <pprocess/detail/private_fd.hpp>
 
+#include "crash_signals.hpp"
 #include "errors.hpp"
 #include "fork_page.hpp"
+#include "last_words.hpp"
 #include "pprocess/channel.hpp"
 #include "this_process.hpp"
 
@@ -93,13 +99,20 @@ void flush_streams() noexcept {
 /// @returns fork()'s result
 pid_t fork_process(const char* what, bool listed) {
   flush_streams();
+  detail::ensure_alt_stack();  // once per thread
   detail::lock_table_for_fork();
+  // Crash reports: set up at this process's first fork; then a slot for
+  // the process about to be created, which it finds inherited.
+  detail::prepare_fork_locked();
+  const std::uint32_t slot =
+      listed ? detail::claim_slot_locked() : detail::no_slot;
   detail::lock_private_fds_for_fork();
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int error = errno;
     detail::unlock_private_fds_in_creator();
-    detail::unlock_table_in_creator(0);
+    detail::forked_locked();
+    detail::unlock_table_in_creator(0, slot);
     throw detail::os_error(error, std::string(what) + ": fork");
   }
   if (pid == 0) {
@@ -109,7 +122,8 @@ pid_t fork_process(const char* what, bool listed) {
     detail::unlock_table_in_created();
   } else {
     detail::unlock_private_fds_in_creator();
-    detail::unlock_table_in_creator(listed ? pid : 0);
+    detail::forked_locked();
+    detail::unlock_table_in_creator(listed ? pid : 0, slot);
   }
   return pid;
 }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -27,9 +29,11 @@ int status_of_exit(int status) {
   return process.wait();
 }
 
-/// The waitpid() status word of a real process killed by `signal`.
+/// The waitpid() status word of a real process killed by `signal` (by its
+/// default action, whatever handler was installed: a sanitizer's).
 int status_of_signal(int signal) {
   test_support::forked_process process([signal] {
+    (void)::signal(signal, SIG_DFL);
     ::kill(::getpid(), signal);
     return 0;
   });
@@ -94,6 +98,73 @@ TEST(ErrorTest, ProcessErrorFromCleanExitHasStatusZero) {
                                                           "process 12 ended");
   EXPECT_EQ(e.exit_status(), 0);
   EXPECT_EQ(e.signal(), 0);
+}
+
+TEST(ErrorTest, TimeoutErrorIsAProcessError) {
+  static_assert(
+      std::is_base_of_v<pprocess::ProcessError, pprocess::TimeoutError>);
+  try {
+    throw pprocess::TimeoutError(77, -1, SIGKILL,
+                                 std::chrono::milliseconds(250),
+                                 "task 4 ran past its timeout");
+  } catch (const pprocess::ProcessError& e) {
+    EXPECT_EQ(e.pid(), 77);
+    EXPECT_EQ(e.signal(), SIGKILL);
+    EXPECT_STREQ(e.what(), "task 4 ran past its timeout");
+    const auto* timeout = dynamic_cast<const pprocess::TimeoutError*>(&e);
+    ASSERT_NE(timeout, nullptr);
+    EXPECT_EQ(timeout->timeout(), std::chrono::milliseconds(250));
+  }
+}
+
+TEST(ErrorTest, ProcessErrorDefaults) {
+  const pprocess::ProcessError e(5, 3, 0, "ended");
+  EXPECT_FALSE(e.task().has_value());
+  EXPECT_EQ(e.attempts(), 1U);
+  EXPECT_TRUE(e.stack().empty());
+  EXPECT_FALSE(e.oom_killed());
+  const auto built = pprocess::ProcessError::from_wait_status(
+      6, status_of_exit(3), "process 6 ended");
+  EXPECT_FALSE(built.task().has_value());
+  EXPECT_EQ(built.attempts(), 1U);
+  EXPECT_TRUE(built.stack().empty());
+}
+
+TEST(ErrorTest, LibrarySetsTaskAndAttemptsAfterConstruction) {
+  pprocess::ProcessError process(5, 3, 0, "ended");
+  pprocess::detail::error_access::set_task(process, 12);
+  pprocess::detail::error_access::set_attempts(process, 3);
+  EXPECT_EQ(process.task(), std::optional<std::size_t>(12));
+  EXPECT_EQ(process.attempts(), 3U);
+  EXPECT_STREQ(process.what(), "ended");  // what() is fixed at construction
+
+  pprocess::RemoteError remote("std::out_of_range", "index 3");
+  EXPECT_FALSE(remote.task().has_value());
+  pprocess::detail::error_access::set_task(remote, 4);
+  EXPECT_EQ(remote.task(), std::optional<std::size_t>(4));
+
+  // Copies (as throw makes) keep them.
+  const pprocess::ProcessError copy = process;
+  EXPECT_EQ(copy.task(), std::optional<std::size_t>(12));
+  EXPECT_EQ(copy.attempts(), 3U);
+}
+
+TEST(ErrorTest, SigkillTheLibrarySentIsNeverAnOomKill) {
+  const auto e = pprocess::ProcessError::from_wait_status(
+      987, status_of_signal(SIGKILL), "process 987 ended", true);
+  EXPECT_EQ(e.signal(), SIGKILL);
+  EXPECT_FALSE(e.oom_killed());
+  EXPECT_TRUE(e.stack().empty());
+}
+
+TEST(ErrorTest, CrashSignalWithoutAReportHasNoStack) {
+  // A pid this process never created: no report to find.
+  const auto e = pprocess::ProcessError::from_wait_status(
+      4242, status_of_signal(SIGSEGV), "process 4242 ended");
+  EXPECT_EQ(e.signal(), SIGSEGV);
+  EXPECT_TRUE(e.stack().empty());
+  EXPECT_NE(std::string(e.what()).find("killed by SIGSEGV)"), std::string::npos)
+      << e.what();
 }
 
 TEST(ErrorTest, RemoteErrorKeepsTypeNameAndWhat) {

@@ -4,6 +4,7 @@
 #include <sys/types.h>  // pid_t
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 
@@ -79,11 +80,12 @@ void terminate_all(std::span<child*> children,
                    std::chrono::milliseconds grace) noexcept;
 
 /// The process table around fork(): lock it before, then either register
-/// the new pid (creator) or forget the creator's children (created process,
-/// whose creator's children are not its own). Holding the lock across
-/// fork() keeps another thread from leaving it locked in the child.
+/// the new pid (creator) with the slot it was given for a crash report, or
+/// forget the creator's children (created process, whose creator's
+/// children are not its own). Holding the lock across fork() keeps another
+/// thread from leaving it locked in the child.
 void lock_table_for_fork() noexcept;
-void unlock_table_in_creator(pid_t created) noexcept;
+void unlock_table_in_creator(pid_t created, std::uint32_t slot) noexcept;
 void unlock_table_in_created() noexcept;
 
 /// Reaps every registered process, blocking until each one has ended.

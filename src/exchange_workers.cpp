@@ -234,6 +234,7 @@ void Exchange::launch(detail::waiting_work& work) {
       // call is its own, and store() reports how the process ended.
       worker.tasks.push_back({work.task, work.attempt});
       worker.calls.push_back(std::move(work.call));
+      worker.last_delivery = std::chrono::steady_clock::now();  // its start
     }
   }
 }

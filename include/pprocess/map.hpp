@@ -49,6 +49,16 @@ class Map : public Exchange {
   template <class F, class Range>
   Map& operator()(F&& fn, Range&& sequence);
 
+  /// Exchange::manage, for a Map: a MakeParallel or MakeReusable function
+  /// must return T, or a type that converts to T (converted in the created
+  /// process); another result type is a compile error.
+  template <class F>
+  [[nodiscard]] auto manage(F&& fn) {
+    return Exchange::manage(
+        detail::returning_result<detail::result_owner::map, T>(
+            std::forward<F>(fn)));
+  }
+
   /// The result of the `index`-th task, waiting until it is in.
   /// @throws RemoteError, ProcessError that task's failure
   /// @throws Error `index` ≥ size() (the message names both)

@@ -3,7 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test asan demo bench fuzz format clean
+.PHONY: all deps build release test asan demo bench fuzz format clean
 
 all: build
 
@@ -14,7 +14,18 @@ build: deps
 	cmake --preset dev
 	cmake --build --preset dev -j $(JOBS)
 
-test: build
+# The release preset, built whole and installed (into build/release/stage)
+# as README.md tells users to: optimized builds warn where debug builds do
+# not, and with warnings as errors that fails the user's build.
+release: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+	rm -rf build/release/stage
+	cmake --install build/release --prefix build/release/stage
+
+# Both builds first, so that nothing compiles while the tests (some of them
+# timed) run.
+test: build release
 	ctest --preset dev -j $(JOBS)
 
 # The tests under AddressSanitizer and UndefinedBehaviorSanitizer (the fuzz,

@@ -8,6 +8,8 @@ install(TARGETS pprocess EXPORT pprocessTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# share/doc/pprocess: the licence travels with the binaries and headers.
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(EXPORT pprocessTargets
   NAMESPACE pprocess::
   DESTINATION ${pprocess_config_dir})

@@ -236,6 +236,27 @@ TEST(MapTest, CallOperatorStartsTheFunctionForEachElement) {
   EXPECT_EQ(m.slice(0, 3), (std::vector<std::string>{"xxx", "x", "xx"}));
 }
 
+TEST(MapTest, ManagedResultIsConvertedToTheMapsType) {
+  // A Map<long> of int-returning functions: the created process sends the
+  // long the Map receives.
+  pprocess::Map<long> m({.limit = 2});
+  auto calc = m.manage(pprocess::MakeParallel([](int n) { return n * 2; }));
+  calc(1);
+  calc(2);
+  EXPECT_EQ(m.slice(0, 2), (std::vector<long>{2, 4}));
+}
+
+TEST(MapTest, ReusableManagedResultIsConvertedToTheMapsType) {
+  pprocess::Map<std::string> m({.limit = 2, .reuse = true});
+  auto calc = m.manage(pprocess::MakeReusable(
+      [](int n) { return n % 2 == 0 ? "even" : "odd"; }));  // const char*
+  for (int i = 0; i < 4; ++i) {
+    calc(i);
+  }
+  EXPECT_EQ(m.slice(0, 4),
+            (std::vector<std::string>{"even", "odd", "even", "odd"}));
+}
+
 TEST(MapTest, CreateInAMapOrdersByCreation) {
   pprocess::Map<int> m({.limit = 2});
   for (int i = 0; i < 5; ++i) {

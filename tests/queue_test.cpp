@@ -188,6 +188,19 @@ TEST(QueueTest, ReuseServesEveryCallWithAtMostLimitProcesses) {
   EXPECT_GE(pids.size(), 1U);
 }
 
+TEST(QueueTest, ManagedResultIsConvertedToTheQueuesType) {
+  pprocess::Queue<double> q({.limit = 2});
+  auto calc = q.manage(pprocess::MakeParallel([](int i) { return i; }));
+  for (int i = 0; i < 3; ++i) {
+    calc(i);
+  }
+  std::set<double> seen;
+  for (const double value : q) {
+    seen.insert(value);
+  }
+  EXPECT_EQ(seen, (std::set<double>{0.0, 1.0, 2.0}));
+}
+
 TEST(QueueTest, QueueIsMoveConstructible) {
   pprocess::Queue<int> a({.limit = 2});
   a.start(sleep_then_send, 0, 5);

@@ -281,6 +281,24 @@ template <class F, class... Args>
   requires start_callable<F, Args...>
 [[nodiscard]] Channel start(F&& fn, Args&&... args);
 
+// What a start (or a managed call) whose callable does not fit says, for the
+// compile error (static_assert takes only a literal). `who` is a literal.
+#define PPROCESS_START_CALLABLE_MESSAGE(who)                                 \
+  who ": the callable must take pprocess::Channel& as its first parameter, " \
+      "then the arguments; to run a plain function, wrap it: "               \
+      "pprocess::MakeParallel(fn)"
+
+/// A callable that cannot run as `fn(channel, args...)`: a compile error
+/// that says what to write instead (its 'In instantiation of' line names
+/// the callable and the arguments).
+template <class F, class... Args>
+  requires(!start_callable<F, Args...>)
+Channel start(F&& /*fn*/, Args&&... /*args*/) {
+  static_assert(start_callable<F, Args...>,
+                PPROCESS_START_CALLABLE_MESSAGE("start"));
+  return {};
+}
+
 // ---------------------------------------------------------------------------
 // Implementation.
 

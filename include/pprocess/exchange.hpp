@@ -284,6 +284,13 @@ class Exchange {
   void start(F&& fn, Args&&... args) {
     start_task(0, std::forward<F>(fn), std::forward<Args>(args)...);
   }
+  /// A callable that does not fit: a compile error that says what to write.
+  template <class F, class... Args>
+    requires(!start_callable<F, Args...>)
+  void start(F&& /*fn*/, Args&&... /*args*/) {
+    static_assert(start_callable<F, Args...>,
+                  PPROCESS_START_CALLABLE_MESSAGE("start"));
+  }
 
   /// Creates a process whose channel this exchange watches. Blocks while the
   /// exchange is at its limit.
@@ -444,6 +451,12 @@ class managed_callable {
     requires start_callable<F&, Args...>
   void operator()(Args&&... args) {
     exchange_->start_task(id_, fn_, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+    requires(!start_callable<F&, Args...>)
+  void operator()(Args&&... /*args*/) {
+    static_assert(start_callable<F&, Args...>,
+                  PPROCESS_START_CALLABLE_MESSAGE("manage"));
   }
 
  private:

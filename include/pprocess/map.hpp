@@ -49,6 +49,16 @@ class Map : public Exchange {
   template <class F, class Range>
   Map& operator()(F&& fn, Range&& sequence);
 
+  /// Exchange::manage, for a Map: a MakeParallel or MakeReusable function
+  /// must return T, or a type that converts to T (converted in the created
+  /// process); another result type is a compile error.
+  template <class F>
+  [[nodiscard]] auto manage(F&& fn) {
+    return Exchange::manage(
+        detail::returning_result<detail::result_owner::map, T>(
+            std::forward<F>(fn)));
+  }
+
   /// The result of the `index`-th task, waiting until it is in.
   /// @throws RemoteError, ProcessError that task's failure
   /// @throws Error `index` ≥ size() (the message names both)
@@ -306,13 +316,31 @@ Map<T>& Map<T>::operator()(F&& fn, Range&& sequence) {
 namespace detail {
 struct deduce_result {};
 
+/// What `fn` returns for an element; a compile error that says so when it
+/// cannot take one (checked here, in pmap's return type, before anything
+/// else asks for the result).
+template <class F, class Element>
+struct pmap_call {
+  static constexpr bool valid = std::is_invocable_v<F&, Element&>;
+  static_assert(valid,
+                "pmap: the callable cannot be called with an element of the "
+                "sequence (it is called as fn(element), the element an lvalue "
+                "of the sequence's value type); make it take that type, a "
+                "reference to it, or a type it converts to");
+  using result = typename std::conditional_t<
+      valid, std::invoke_result<F&, Element&>,
+      std::type_identity<int>>::type;  // int: only after the error
+};
+
+template <class F, class Range>
+using pmap_call_t =
+    pmap_call<std::decay_t<F>,
+              std::decay_t<std::ranges::range_reference_t<Range>>>;
+
 template <class R, class F, class Range>
-using pmap_result_t = std::conditional_t<
-    std::is_same_v<R, deduce_result>,
-    std::decay_t<std::invoke_result_t<
-        std::decay_t<F>&,
-        std::decay_t<std::ranges::range_reference_t<Range>>&>>,
-    R>;
+using pmap_result_t =
+    std::conditional_t<std::is_same_v<R, deduce_result>,
+                       std::decay_t<typename pmap_call_t<F, Range>::result>, R>;
 }  // namespace detail
 
 /// Runs `fn(element)` for each element of `sequence` in created processes,
@@ -321,7 +349,9 @@ template <class R = detail::deduce_result, class F, class Range>
 [[nodiscard]] Map<detail::pmap_result_t<R, F, Range>> pmap(
     F&& fn, Range&& sequence, Options options = {}) {
   Map<detail::pmap_result_t<R, F, Range>> results(options);
-  results(std::forward<F>(fn), std::forward<Range>(sequence));
+  if constexpr (detail::pmap_call_t<F, Range>::valid) {  // else: one error
+    results(std::forward<F>(fn), std::forward<Range>(sequence));
+  }
   return results;
 }
 

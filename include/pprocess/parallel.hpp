@@ -82,6 +82,79 @@ template <class F>
 
 namespace detail {
 
+/// Whose result type a managed function must produce, for the message.
+enum class result_owner { map, queue };
+
+/// Checks, at compile time, that a managed function whose result type is `R`
+/// can deliver a `T` to its Map<T> or Queue<T>. Its instantiation context
+/// ("with T = ...; R = ...") names both types when it fails.
+template <result_owner Owner, class T, class R>
+struct check_result {
+  static constexpr bool value =
+      !std::is_void_v<R> && std::is_convertible_v<R, T>;
+
+  static_assert(!std::is_void_v<R>,
+                "MakeParallel/MakeReusable: the function must return the "
+                "value to send back to the creator");
+  static_assert(std::is_void_v<R> || Owner != result_owner::map || value,
+                "Map<T>::manage: the callable returns a type other than T "
+                "(that does not convert to T); return T, or use Map<R> with "
+                "R the callable's result type");
+  static_assert(std::is_void_v<R> || Owner != result_owner::queue || value,
+                "Queue<T>::manage: the callable returns a type other than T "
+                "(that does not convert to T); return T, or use Queue<R> "
+                "with R the callable's result type");
+};
+
+/// Calls `fn` and returns its result as a `T`, so that the created process
+/// sends the type its Map<T> or Queue<T> receives.
+template <result_owner Owner, class T, class F>
+struct returning {
+  F fn;
+
+  template <class... Args>
+    requires std::invocable<F&, Args&...>
+  auto operator()(Args&... args) -> T {
+    using result = std::invoke_result_t<F&, Args&...>;
+    if constexpr (check_result<Owner, T, result>::value) {
+      return std::invoke(fn, args...);
+    } else {
+      return T{};  // never compiled into a program: check_result failed
+    }
+  }
+};
+
+template <class F>
+struct parallel_function {};
+template <class G>
+struct parallel_function<parallel_callable<G>> {
+  using type = G;
+};
+template <class G>
+struct parallel_function<reusable_callable<G>> {
+  using type = G;
+};
+
+/// What Map<T>::manage and Queue<T>::manage pass to Exchange::manage: a
+/// MakeParallel or MakeReusable function made to return a `T` (checked at
+/// compile time); any other callable as it is.
+template <result_owner Owner, class T, class F>
+auto returning_result(F&& fn) {
+  using callable = std::decay_t<F>;
+  if constexpr (requires { typename parallel_function<callable>::type; }) {
+    using function =
+        returning<Owner, T, typename parallel_function<callable>::type>;
+    function body{std::forward<F>(fn).fn};
+    if constexpr (is_reusable<callable>) {
+      return reusable_callable<function>{{std::move(body)}};
+    } else {
+      return parallel_callable<function>{std::move(body)};
+    }
+  } else {
+    return callable(std::forward<F>(fn));
+  }
+}
+
 /// The loop of a reusable process: receive an argument tuple, send the
 /// result (or the exception), until the creator closes the channel.
 template <class Tuple, class F>

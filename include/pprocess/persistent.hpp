@@ -32,6 +32,7 @@
 /// with `fuser -k -TERM task.socket` (or find its pid with `ss -xlp`), then
 /// remove the socket file. See docs/background.md.
 
+#include <concepts>
 #include <functional>
 #include <optional>
 #include <string>
@@ -94,13 +95,23 @@ class persistent_operations {
   /// Starts `fn(channel, args...)` in a background process at `address` and
   /// collects from it. The process outlives this exchange.
   /// @throws Error a bad or busy address
-  template <class F, class... Args>
-    requires start_callable<F, Args...>
-  void start(const std::string& address, F&& fn, Args&&... args) {
-    std::decay_t<F> body(std::forward<F>(fn));
-    const pid_t pid =
-        start_background(address, body, std::forward<Args>(args)...);
-    self().add_persistent(connect_to(address, pid));
+  ///
+  /// The address is a template parameter so that this overload, more
+  /// specialized, wins over Exchange::start's catch-all for callables that
+  /// do not fit (which would otherwise take the address for the callable).
+  template <class A, class F, class... Args>
+    requires std::convertible_to<A, std::string>
+  void start(A&& address, F&& fn, Args&&... args) {
+    if constexpr (start_callable<F, Args...>) {
+      const std::string where(std::forward<A>(address));
+      std::decay_t<F> body(std::forward<F>(fn));
+      const pid_t pid =
+          start_background(where, body, std::forward<Args>(args)...);
+      self().add_persistent(connect_to(where, pid));
+    } else {
+      static_assert(start_callable<F, Args...>,
+                    PPROCESS_START_CALLABLE_MESSAGE("start"));
+    }
   }
 
   /// Creates a background process at `address`: engaged in that process
@@ -152,6 +163,12 @@ class BackgroundCallable {
     requires start_callable<F&, Args...>
   void operator()(Args&&... args) {
     detail::start_background(address_, fn_, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+    requires(!start_callable<F&, Args...>)
+  void operator()(Args&&... /*args*/) {
+    static_assert(start_callable<F&, Args...>,
+                  PPROCESS_START_CALLABLE_MESSAGE("BackgroundCallable"));
   }
 
   [[nodiscard]] const std::string& address() const noexcept { return address_; }

@@ -21,6 +21,7 @@
 #include <variant>
 
 #include <pprocess/exchange.hpp>
+#include <pprocess/parallel.hpp>
 
 namespace pprocess {
 
@@ -35,6 +36,16 @@ class Queue : public Exchange {
   Queue(Queue&&) noexcept = default;
   Queue& operator=(Queue&&) noexcept = default;
   ~Queue() override = default;
+
+  /// Exchange::manage, for a Queue: a MakeParallel or MakeReusable function
+  /// must return T, or a type that converts to T (converted in the created
+  /// process); another result type is a compile error.
+  template <class F>
+  [[nodiscard]] auto manage(F&& fn) {
+    return Exchange::manage(
+        detail::returning_result<detail::result_owner::queue, T>(
+            std::forward<F>(fn)));
+  }
 
   /// Results received and not consumed yet.
   [[nodiscard]] std::size_t size() const noexcept { return received_.size(); }

@@ -36,9 +36,20 @@ class output_archive
                           std::vector<int>* fds = nullptr)
       : OutputArchive(this), out_(out), fds_(fds) {}
 
+  // Grows the vector, then copies into its storage. Not
+  // `out_.insert(out_.end(), bytes, bytes + size)`: with g++ 12 at -O3 its
+  // reallocating path copies the new bytes through a char pointer, which
+  // may alias the vector itself, so it reloads the vector's end and keeps a
+  // move of the "elements after the insertion point" (none, at the end) into
+  // the full new buffer; g++ then warns about that path
+  // (-Wstringop-overflow). Here nothing moves after the copy.
   void saveBinary(const void* data, std::size_t size) {
-    const auto* bytes = static_cast<const char*>(data);
-    out_.insert(out_.end(), bytes, bytes + size);
+    if (size == 0) {
+      return;  // data may be null
+    }
+    const std::size_t offset = out_.size();
+    out_.resize(offset + size);
+    std::memcpy(out_.data() + offset, data, size);
   }
 
   /// Sends `fd` with the frame (borrowed: it must stay open until sent);

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <fstream>
 #include <memory>
+#include <pthread.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -65,12 +66,13 @@ void expect_storm_weathered(storm::exchange_kind kind, const storm::plan& p,
   EXPECT_FALSE(has_unreaped_children());
 }
 
-/// Runs the tasks of `p` (no faults planned) through an exchange of `kind`
-/// with `s` while an outside killer SIGKILLs one of its processes every
-/// 25 ms or so, and checks the tally (storm::check_killed and check_totals:
-/// no result lost or wrong, each failure a SIGKILL naming its own task
-/// after every retry, no more failures than the kills allow), then that it
-/// closed every descriptor it opened and left no child.
+/// Runs the tasks of `p` through an exchange of `kind` with `s` while an
+/// outside killer SIGKILLs one of its processes every 25 ms or so, and
+/// checks the tally as expect_storm_weathered does, except that any task
+/// may fail by a SIGKILL (naming its own task, after every retry) instead
+/// of as planned, and no more of them than the kills allow
+/// (storm::killed_storm_over); then that it closed every descriptor it
+/// opened and left no child.
 void expect_killer_weathered(storm::exchange_kind kind, const storm::plan& p,
                              const storm::settings& s) {
   const int fds = open_fd_count();
@@ -191,6 +193,76 @@ TEST(StressTest, OutsideKillerDuringQueueLosesNoResult) {
   expect_killer_weathered(exchange_kind::queue,
                           {.count = 1500, .seed = 17, .work_us = 500},
                           {.limit = 4});
+}
+
+// --- the fault storm and the killer at once ------------------------------
+
+// Planned deaths, throws and hangs past the timeout, retries, and processes
+// killed from outside, all at once.
+
+TEST(StressTest, FaultStormUnderOutsideKillerOverPmap) {
+  expect_killer_weathered(
+      exchange_kind::pmap,
+      {.count = 6000, .per_10k = 200, .hangs = 1, .seed = 21, .work_us = 300},
+      {.limit = 2, .timeout = timeout, .retries = 1});
+}
+
+TEST(StressTest, FaultStormUnderOutsideKillerOverMap) {
+  expect_killer_weathered(
+      exchange_kind::map,
+      {.count = 1500, .per_10k = 200, .hangs = 1, .seed = 22, .work_us = 300},
+      {.limit = 4, .timeout = timeout, .retries = 1});
+}
+
+TEST(StressTest, FaultStormUnderOutsideKillerOverQueue) {
+  expect_killer_weathered(
+      exchange_kind::queue,
+      {.count = 1500, .per_10k = 200, .hangs = 1, .seed = 23, .work_us = 300},
+      {.limit = 4, .timeout = timeout, .retries = 1});
+}
+
+// Disabled: fails now and then on a bug, which the next test shows every
+// time. A kept process killed before its first call reaches it fails that
+// call with a TimeoutError at once. Enable once it is fixed.
+TEST(StressTest, DISABLED_FaultStormUnderOutsideKillerOverReusedProcesses) {
+  expect_killer_weathered(
+      exchange_kind::reuse,
+      {.count = 4000, .per_10k = 200, .hangs = 1, .seed = 24, .work_us = 300},
+      {.limit = 3, .timeout = timeout, .retries = 1});
+}
+
+// Disabled: a bug. Exchange::launch (src/exchange_workers.cpp) lists a new
+// kept process and, when the send of its first call fails (the process is
+// already dead), queues the call on it without setting its last_delivery,
+// which a new or recycled entry holds at the clock's epoch. running_since()
+// times a kept process's call from last_delivery, so enforce_timeouts()
+// ends the process at once and the call fails with a TimeoutError ("ran
+// past its timeout of 10000 ms") instead of the ProcessError of its
+// SIGKILL. Here every fork dies at once and its creator returns from fork()
+// 50 ms later, so the send always fails. Enable once it is fixed.
+TEST(StressTest, DISABLED_KeptProcessDeadBeforeItsFirstCallIsNoTimeout) {
+  test_support::forked_process creator([]() -> int {
+    // In this raw-forked process only: handlers cannot be removed.
+    ::pthread_atfork(
+        nullptr, [] { ::usleep(50000); }, [] { ::raise(SIGKILL); });
+    pprocess::Map<int> m({.limit = 1, .reuse = true, .timeout = 10s});
+    auto call = m.manage(pprocess::MakeReusable([](int i) { return i; }));
+    call(1);
+    try {
+      (void)m[0];
+      return 1;  // delivered: cannot be
+    } catch (const pprocess::TimeoutError& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    } catch (const pprocess::ProcessError& e) {
+      return e.signal() == SIGKILL ? 0 : 3;
+    }
+  });
+  const std::optional<int> status = creator.wait_for(20s);
+  ASSERT_TRUE(status) << "hung";
+  ASSERT_TRUE(WIFEXITED(*status)) << "status " << *status;
+  EXPECT_EQ(WEXITSTATUS(*status), 0)
+      << "2: TimeoutError; 1: delivered; 3: another ProcessError";
 }
 
 // --- the creator dies -----------------------------------------------------

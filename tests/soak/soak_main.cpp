@@ -134,6 +134,21 @@ std::vector<round_storm> round_storms() {
        {.count = 1500, .work_us = 500},
        {.limit = 4},
        true},
+      {exchange_kind::pmap,
+       {.count = 6000, .per_10k = 200, .hangs = 1, .work_us = 300},
+       {.limit = 2, .timeout = timeout, .retries = 1},
+       true},
+      {exchange_kind::map,
+       {.count = 1500, .per_10k = 200, .hangs = 1, .work_us = 300},
+       {.limit = 4, .timeout = timeout, .retries = 1},
+       true},
+      {exchange_kind::queue,
+       {.count = 1500, .per_10k = 200, .hangs = 1, .work_us = 300},
+       {.limit = 4, .timeout = timeout, .retries = 1},
+       true},
+      // Not yet the reuse pool with timeouts under the killer: a bug (see
+      // DISABLED_KeptProcessDeadBeforeItsFirstCallIsNoTimeout in
+      // tests/stress_test.cpp) fails it now and then.
   };
 }
 
@@ -176,12 +191,12 @@ int main(int argc, char** argv) {
     const long rss = rss_kib();
     std::printf(
         "soak %s: %.1f min, %zu storms, %zu tasks; planned faults: %s; "
-        "outside killer: %zu processes killed, %zu tasks failed; RSS %ld KiB "
+        "under the outside killer: %s, %zu processes killed; RSS %ld KiB "
         "(start %ld, after round 1 %ld, peak %ld); fds %d (baseline %d); "
         "zombies %zu\n",
         when, minutes, storms_run, planned_storms.tasks + killed_storms.tasks,
-        planned_storms.summary().c_str(), kills, killed_storms.failures(), rss,
-        rss_start, rss_after_first_round, rss_peak,
+        planned_storms.summary().c_str(), killed_storms.summary().c_str(),
+        kills, rss, rss_start, rss_after_first_round, rss_peak,
         test_support::open_fd_count(), fd_baseline, storm::zombie_children());
     std::fflush(stdout);
   };

@@ -140,7 +140,10 @@ struct tally {
   std::size_t tasks = 0;
   std::size_t delivered = 0;
   std::array<std::size_t, fault_kinds> failed{};  // by the fault seen
-  std::vector<std::string> problems;              // each wrong thing
+  // Of those failed by `kill`: tasks planned otherwise, whose process an
+  // outside killer SIGKILLed under them (see killed_storm_over).
+  std::size_t killed_outside = 0;
+  std::vector<std::string> problems;  // each wrong thing
 
   [[nodiscard]] std::size_t failures() const {
     std::size_t n = 0;
@@ -153,6 +156,7 @@ struct tally {
   void add(const tally& other) {
     tasks += other.tasks;
     delivered += other.delivered;
+    killed_outside += other.killed_outside;
     for (std::size_t k = 0; k < fault_kinds; ++k) {
       failed[k] += other.failed[k];
     }
@@ -160,12 +164,16 @@ struct tally {
                     other.problems.end());
   }
 
-  /// "N tasks, D delivered, failed: kill 3 abort 2 ..."
+  /// "N tasks, D delivered, failed: kill 3 abort 2 ... (K killed from
+  /// outside)"
   [[nodiscard]] std::string summary() const {
     std::ostringstream out;
     out << tasks << " tasks, " << delivered << " delivered, failed:";
     for (std::size_t k = 1; k < fault_kinds; ++k) {
       out << ' ' << name(static_cast<fault>(k)) << ' ' << failed[k];
+    }
+    if (killed_outside > 0) {
+      out << " (" << killed_outside << " killed from outside)";
     }
     if (!problems.empty()) {
       out << ", " << problems.size() << " PROBLEMS";
@@ -254,12 +262,17 @@ struct settings {
 
 /// Checks that task `i` failed as `p` plans, with `error`: the right kind,
 /// naming task `i`; a ProcessError (a TimeoutError too) after every retry.
+/// With `outside` (an outside killer at work), a SIGKILL after every retry
+/// is right for any task: counted as `kill` and in `killed_outside`.
 inline void check_error(const plan& p, const settings& s, std::size_t i,
-                        const std::exception_ptr& error, tally& t) {
+                        const std::exception_ptr& error, tally& t,
+                        bool outside) {
   const observed seen = classify(error);
   const fault expected = p.at(i);
+  const bool killed_outside =
+      outside && expected != fault::kill && seen.kind == fault::kill;
   const std::string task = "task " + std::to_string(i);
-  if (!seen.kind || *seen.kind != expected) {
+  if (!seen.kind || (*seen.kind != expected && !killed_outside)) {
     t.problem(task + ": planned " + name(expected) + ", got " + seen.text);
   } else if (seen.task_required && !seen.task) {
     t.problem(task + ": error without task(): " + seen.text);
@@ -270,7 +283,8 @@ inline void check_error(const plan& p, const settings& s, std::size_t i,
     t.problem(task + ": attempts() " + std::to_string(seen.attempts) +
               ", retries " + std::to_string(s.retries) + ": " + seen.text);
   } else {
-    ++t.failed[static_cast<std::size_t>(expected)];
+    ++t.failed[static_cast<std::size_t>(*seen.kind)];
+    t.killed_outside += killed_outside ? 1 : 0;
   }
 }
 
@@ -316,9 +330,9 @@ inline void check_totals(tally& t, const plan& p) {
 }
 
 /// Reads every result of `m` (a Map<int> of the tasks of `p`, in order) and
-/// checks each against the plan.
-inline tally check_map(pprocess::Map<int>& m, const plan& p,
-                       const settings& s) {
+/// checks each against the plan (see check_error for `outside`).
+inline tally check_map(pprocess::Map<int>& m, const plan& p, const settings& s,
+                       bool outside) {
   tally t;
   t.tasks = p.count;
   if (m.size() != p.count) {
@@ -330,18 +344,18 @@ inline tally check_map(pprocess::Map<int>& m, const plan& p,
     try {
       check_value(p, i, m[i], t);
     } catch (...) {
-      check_error(p, s, i, std::current_exception(), t);
+      check_error(p, s, i, std::current_exception(), t, outside);
     }
   }
-  check_totals(t, p);
   return t;
 }
 
 /// Reads every result and error of `q` (a Queue of the tasks of `p`, each
 /// delivering its index and its value) in arrival order, and checks them
-/// against the plan as a multiset: each task exactly once.
+/// against the plan as a multiset: each task exactly once (see check_error
+/// for `outside`).
 inline tally check_queue(pprocess::Queue<std::pair<std::size_t, int>>& q,
-                         const plan& p, const settings& s) {
+                         const plan& p, const settings& s, bool outside) {
   tally t;
   t.tasks = p.count;
   std::vector<int> seen(p.count, 0);
@@ -372,7 +386,7 @@ inline tally check_queue(pprocess::Queue<std::pair<std::size_t, int>>& q,
       if (!o.task) {
         t.problem("an error that names no task: " + o.text);
       } else if (once(*o.task)) {
-        check_error(p, s, *o.task, error, t);
+        check_error(p, s, *o.task, error, t, outside);
       }
     }
   }
@@ -381,7 +395,6 @@ inline tally check_queue(pprocess::Queue<std::pair<std::size_t, int>>& q,
       t.problem("task " + std::to_string(i) + " never came: lost");
     }
   }
-  check_totals(t, p);
   return t;
 }
 
@@ -447,17 +460,26 @@ tally run_storm(exchange_kind kind, const plan& p, const settings& s,
   return checks(m);
 }
 
+/// Checks the results of an exchange of `kind` (a Map<int> or a Queue of
+/// pairs) against `p`: check_map or check_queue.
+template <class Exchange>
+tally check_results(Exchange& exchange, const plan& p, const settings& s,
+                    bool outside) {
+  if constexpr (std::is_same_v<Exchange, pprocess::Map<int>>) {
+    return check_map(exchange, p, s, outside);
+  } else {
+    return check_queue(exchange, p, s, outside);
+  }
+}
+
 /// The fault storm: the tasks of `p` through an exchange of `kind`, every
-/// result and error checked against the plan.
+/// result and error checked against the plan, and the totals too.
 inline tally fault_storm(exchange_kind kind, const plan& p, const settings& s) {
-  return run_storm(kind, p, s, [&](auto& exchange) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(exchange)>,
-                                 pprocess::Map<int>>) {
-      return check_map(exchange, p, s);
-    } else {
-      return check_queue(exchange, p, s);
-    }
+  tally t = run_storm(kind, p, s, [&](auto& exchange) {
+    return check_results(exchange, p, s, false);
   });
+  check_totals(t, p);
+  return t;
 }
 
 // --- the outside killer ----------------------------------------------------
@@ -593,69 +615,6 @@ class outside_killer {
   test_support::forked_process process_;
 };
 
-/// Checks the results of a storm whose processes an outside killer hit
-/// (every task planned to deliver): each task delivered its value, or
-/// failed with a SIGKILL ProcessError naming it after `s.retries` + 1 runs.
-/// Counted as `fault::kill` failures. Results in start order (`Map`), or
-/// in arrival order, each naming its task (`Queue`).
-template <class Exchange>
-tally check_killed(Exchange& exchange, const plan& p, const settings& s) {
-  tally t;
-  t.tasks = p.count;
-  const auto failed = [&](std::optional<std::size_t> i) {
-    const observed seen = classify(std::current_exception());
-    if (seen.kind != fault::kill || !seen.task || (i && seen.task != i) ||
-        seen.attempts != s.retries + 1) {
-      t.problem("task " + (i ? std::to_string(*i) : std::string("?")) +
-                " (attempts " + std::to_string(seen.attempts) +
-                "): " + seen.text);
-    } else {
-      ++t.failed[static_cast<std::size_t>(fault::kill)];
-    }
-  };
-  if constexpr (std::is_same_v<Exchange, pprocess::Map<int>>) {
-    for (std::size_t i = 0; i < p.count; ++i) {
-      try {
-        check_value(p, i, exchange[i], t);
-      } catch (...) {
-        failed(i);
-      }
-    }
-  } else {
-    std::vector<int> seen(p.count, 0);
-    const auto once = [&](std::optional<std::size_t> i) {
-      if (!i || *i >= p.count || seen[*i]++ != 0) {
-        t.problem("task " + (i ? std::to_string(*i) : std::string("?")) +
-                  ": unknown, or came twice");
-        return false;
-      }
-      return true;
-    };
-    for (bool more = true; more;) {
-      try {
-        for (const auto& [i, value] : exchange) {
-          if (once(i)) {
-            check_value(p, i, value, t);
-          }
-        }
-        more = false;
-      } catch (...) {
-        const std::optional<std::size_t> i =
-            classify(std::current_exception()).task;
-        if (once(i)) {
-          failed(i);
-        }
-      }
-    }
-    for (std::size_t i = 0; i < p.count; ++i) {
-      if (seen[i] == 0) {
-        t.problem("task " + std::to_string(i) + " never came: lost");
-      }
-    }
-  }
-  return t;
-}
-
 /// What a storm under an outside killer did: its tally, and how many
 /// processes the killer ended (nothing: the killer did not report).
 struct killed_storm {
@@ -663,20 +622,35 @@ struct killed_storm {
   std::optional<std::size_t> kills;
 };
 
-/// Adds to `k.result` what is wrong with a killed storm's totals: the
-/// killer reported and killed something, every task delivered or failed,
-/// and no more tasks failed than the kills allow (each failure took
-/// `retries` + 1 of them).
-inline void check_totals(killed_storm& k, const plan& p, unsigned retries) {
-  tally& t = k.result;
-  if (!k.kills) {
+/// Adds to `out.result` what is wrong with the totals of a storm under an
+/// outside killer: the killer reported and killed something; every task
+/// delivered or failed; the tasks planned to fail by a kind failed so,
+/// unless killed from outside; and no more tasks were killed from outside
+/// than the kills allow (each took `retries` + 1 of them).
+inline void check_totals(killed_storm& out, const plan& p, unsigned retries) {
+  tally& t = out.result;
+  if (!out.kills) {
     t.problem("the killer did not report");
-  } else if (*k.kills == 0) {
+  } else if (*out.kills == 0) {
     t.problem("the killer found nothing to kill");
-  } else if (t.failures() * (retries + 1) > *k.kills) {
-    t.problem(std::to_string(t.failures()) + " tasks failed, " +
-              std::to_string(*k.kills) + " processes killed, retries " +
+  } else if (t.killed_outside * (retries + 1) > *out.kills) {
+    t.problem(std::to_string(t.killed_outside) + " tasks killed, " +
+              std::to_string(*out.kills) + " processes killed, retries " +
               std::to_string(retries));
+  }
+  // A task planned to die by SIGKILL always does; one planned otherwise
+  // may have been killed from outside first.
+  const auto counts = planned(p);
+  for (std::size_t k = 1; k < fault_kinds; ++k) {
+    const fault kind = static_cast<fault>(k);
+    const std::size_t as_planned =
+        kind == fault::kill ? t.failed[k] - t.killed_outside : t.failed[k];
+    if (kind == fault::kill ? as_planned != counts[k]
+                            : as_planned > counts[k]) {
+      t.problem(std::string("failed by ") + name(kind) +
+                " as planned: " + std::to_string(as_planned) +
+                " tasks, planned " + std::to_string(counts[k]));
+    }
   }
   if (t.delivered + t.failures() != p.count) {
     t.problem(std::to_string(t.delivered) + " delivered and " +
@@ -685,16 +659,17 @@ inline void check_totals(killed_storm& k, const plan& p, unsigned retries) {
   }
 }
 
-/// The tasks of `p` (which should plan no faults) through an exchange of
-/// `kind` with `s`, while an outside killer SIGKILLs one of its processes
-/// every `period` or so. The killer stops once every result was read.
+/// The tasks of `p` through an exchange of `kind` with `s`, while an
+/// outside killer SIGKILLs one of its processes every `period` or so; the
+/// results checked as the fault storm's, except that any task may fail
+/// with SIGKILL. The killer stops once every result was read.
 inline killed_storm killed_storm_over(exchange_kind kind, const plan& p,
                                       const settings& s,
                                       std::chrono::milliseconds period) {
   killed_storm out;
   outside_killer killer(period, p.seed);  // before the exchange: see there
   out.result = run_storm(kind, p, s, [&](auto& exchange) {
-    tally t = check_killed(exchange, p, s);
+    tally t = check_results(exchange, p, s, true);
     out.kills = killer.stop();
     return t;
   });

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 //
 // `make soak`: the fault storms of tests/stress_test.cpp, round after round
-// for `--minutes` (SOAK_MINUTES, 10 by default), each round with other
-// seeds, so other tasks fail. Once a minute it prints a line: elapsed
-// minutes, storms, tasks, failures by kind, processes killed from outside,
-// RSS, open descriptors and zombie children. It stops and exits 1 at the
-// first wrong result, descriptor left open or child left unreaped, and at
-// the end if RSS grew past a generous bound over the first round's; else 0.
+// for `--minutes` (SOAK_MINUTES, 10 by default), round r with seed S + r
+// (`--seed S`, 1 by default), so other tasks fail each round. Once a minute it
+// prints a line: elapsed minutes, storms, tasks, failures by kind, processes
+// killed from outside, RSS, open descriptors and zombie children. It stops and
+// exits 1 at the first wrong result, descriptor left open or child left
+// unreaped, and at the end if RSS grew past a generous bound over the first
+// round's; else 0.
 //
 //     pprocess_soak [--minutes M] [--seed S]
 //
@@ -208,7 +209,7 @@ int main(int argc, char** argv) {
          ++k) {
       ++storms_run;
       round_storm r = storms[k];
-      r.plan.seed = options->seed + rounds * storms.size() + k;
+      r.plan.seed = options->seed + rounds;  // --seed <it> reruns the round
       const std::string what = describe(r);
       storm::tally t;
       if (r.killer) {
@@ -223,21 +224,21 @@ int main(int argc, char** argv) {
       }
       const auto seed = static_cast<unsigned long long>(r.plan.seed);
       for (const std::string& problem : t.problems) {
-        std::printf("WRONG in %s, seed %llu: %s\n", what.c_str(), seed,
+        std::printf("WRONG in %s, --seed %llu: %s\n", what.c_str(), seed,
                     problem.c_str());
         wrong = true;
       }
       const int fds = test_support::open_fd_count();
       if (fds != fd_baseline) {
         std::printf(
-            "LEAK after %s, seed %llu: %d descriptors open, %d at "
+            "LEAK after %s, --seed %llu: %d descriptors open, %d at "
             "the start\n",
             what.c_str(), seed, fds, fd_baseline);
         wrong = true;
       }
       if (test_support::has_unreaped_children()) {
         std::printf(
-            "LEAK after %s, seed %llu: a child is left unreaped "
+            "LEAK after %s, --seed %llu: a child is left unreaped "
             "(%zu zombies)\n",
             what.c_str(), seed, storm::zombie_children());
         wrong = true;

@@ -94,7 +94,7 @@ using storm::exchange_kind;
 
 // Each hang holds a process for the timeout (twice with a retry): keep them
 // few.
-constexpr std::chrono::milliseconds timeout = 500ms;
+constexpr std::chrono::milliseconds timeout = storm::task_timeout;
 
 }  // namespace
 

@@ -84,7 +84,7 @@ struct round_storm {
   bool killer = false;
 };
 
-constexpr std::chrono::milliseconds timeout = 500ms;
+constexpr std::chrono::milliseconds timeout = storm::task_timeout;
 
 std::vector<round_storm> round_storms() {
   using storm::exchange_kind;

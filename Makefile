@@ -3,7 +3,11 @@
 
 JOBS ?= $(shell nproc)
 
+<<<<<<< HEAD
 .PHONY: all deps build release test asan demo bench fuzz format clean
+=======
+.PHONY: all deps build test asan demo bench fuzz soak format clean
+>>>>>>> helper/stress
 
 all: build
 
@@ -67,6 +71,16 @@ fuzz: deps
 	cmake -S fuzz -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build/fuzz -j $(JOBS)
 	cmake -DBINARY_DIR=$(CURDIR)/build/fuzz -DSECONDS=$(FUZZ_SECONDS) -P fuzz/run.cmake
+
+# The fault storms of the stress tests (label `stress`), round after round
+# with other seeds, a report a minute; fails on a wrong result, a descriptor
+# or child left behind, or RSS growing. SOAK_MINUTES=10 by default. Not in CI;
+# see docs/testing.md.
+SOAK_MINUTES ?= 10
+soak: deps
+	cmake --preset dev
+	cmake --build --preset dev -j $(JOBS) --target pprocess_soak
+	build/dev/tests/pprocess_soak --minutes $(SOAK_MINUTES)
 
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')

@@ -37,12 +37,14 @@ class output_archive
       : OutputArchive(this), out_(out), fds_(fds) {}
 
   // Grows the vector, then copies into its storage. Not
-  // `out_.insert(out_.end(), bytes, bytes + size)`: with g++ 12 at -O3 its
-  // reallocating path copies the new bytes through a char pointer, which
-  // may alias the vector itself, so it reloads the vector's end and keeps a
-  // move of the "elements after the insertion point" (none, at the end) into
-  // the full new buffer; g++ then warns about that path
-  // (-Wstringop-overflow). Here nothing moves after the copy.
+  // `out_.insert(out_.end(), bytes, bytes + size)`: the reallocating path of
+  // g++ 12's vector::insert copies the new bytes in, then moves the elements
+  // after the insertion point (none: it is the end) behind them. The copy
+  // writes through a char pointer, which may alias the vector's own
+  // pointers, so the optimizer reloads the end and cannot prove that move
+  // empty; at -O3, on a fresh vector, it sees a move into the zero bytes
+  // left of an exactly-sized buffer and warns (-Wstringop-overflow). Dead
+  // code, but emitted; resize and memcpy have no such move.
   void saveBinary(const void* data, std::size_t size) {
     if (size == 0) {
       return;  // data may be null

@@ -3,11 +3,7 @@
 
 JOBS ?= $(shell nproc)
 
-<<<<<<< HEAD
-.PHONY: all deps build release test asan demo bench fuzz format clean
-=======
-.PHONY: all deps build test asan demo bench fuzz soak format clean
->>>>>>> helper/stress
+.PHONY: all deps build release test asan demo bench fuzz soak format clean
 
 all: build
 

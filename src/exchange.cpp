@@ -596,7 +596,7 @@ void Exchange::serve(exchange_entry& entry, bool ended) {
       if (!is_active(entry)) {
         return;  // store_data removed the channel
       }
-      if (!consumed()) {
+      if (detail::channel_access::frames_taken(entry.channel) == taken) {
         throw Error(
             "Exchange::store_data returned without receiving the value "
             "that arrived from process " +

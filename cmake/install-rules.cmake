@@ -7,7 +7,10 @@ install(TARGETS pprocess EXPORT pprocessTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The headers of pprocess::mpi go with that component (below).
+install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  PATTERN "mpi" EXCLUDE
+  PATTERN "mpi.hpp" EXCLUDE)
 # share/doc/pprocess: the licence travels with the binaries and headers.
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(EXPORT pprocessTargets
@@ -42,6 +45,26 @@ endif()
 configure_file(cmake/pprocess.pc.in "${PROJECT_BINARY_DIR}/pprocess.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/pprocess.pc"
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# pprocess::mpi: its library, headers, targets (loaded by the package config
+# when the component is asked for) and pkg-config file.
+if(PPROCESS_MPI_BUILT)
+  install(TARGETS pprocess_mpi EXPORT pprocessMpiTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(FILES include/pprocess/mpi.hpp
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/pprocess)
+  install(DIRECTORY include/pprocess/mpi
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/pprocess)
+  install(EXPORT pprocessMpiTargets
+    NAMESPACE pprocess::
+    DESTINATION ${pprocess_config_dir})
+  configure_file(cmake/pprocess-mpi.pc.in "${PROJECT_BINARY_DIR}/pprocess-mpi.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/pprocess-mpi.pc"
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
 
 # Build-tree export, for projects that use pprocess through add_subdirectory
 # or FetchContent and export targets that depend on it.

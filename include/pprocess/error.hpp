@@ -36,6 +36,11 @@ struct error_access {
   static void set_task(RemoteError& error, std::size_t task) noexcept;
   static void set_task(ProcessError& error, std::size_t task) noexcept;
   static void set_attempts(ProcessError& error, unsigned attempts) noexcept;
+  /// What a crash report and the OOM counters told, carried over to a copy
+  /// of the error made elsewhere (pprocess::mpi rebuilds a rank's errors on
+  /// rank 0).
+  static void set_death_details(ProcessError& error, std::string stack,
+                                bool oom_killed);
 };
 
 }  // namespace detail
@@ -199,6 +204,14 @@ inline void error_access::set_task(ProcessError& error,
 inline void error_access::set_attempts(ProcessError& error,
                                        unsigned attempts) noexcept {
   error.attempts_ = attempts;
+}
+inline void error_access::set_death_details(ProcessError& error,
+                                            std::string stack,
+                                            bool oom_killed) {
+  error.oom_killed_ = oom_killed;
+  error.stack_ = stack.empty()
+                     ? nullptr
+                     : std::make_shared<const std::string>(std::move(stack));
 }
 
 }  // namespace detail

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <pprocess/detail/stable_vector.hpp>
@@ -78,6 +79,24 @@ class Map : public Exchange {
   iterator end() { return iterator(this, size()); }
 
   void store_data(Channel& channel) override;
+
+ protected:
+  /// For layers that hand results on as they come (pprocess::mpi): the
+  /// result of task `index` (< size()) is in, a value or an error; never
+  /// waits.
+  [[nodiscard]] bool settled(std::size_t index) const noexcept {
+    return index < states_.size() && states_[index] != state::pending;
+  }
+
+  /// Takes the settled result of task `index`: its value, moved out (the
+  /// Map keeps a moved-from T), or its error.
+  std::variant<T, std::exception_ptr> take(std::size_t index) {
+    if (states_[index] == state::error) {
+      return errors_.at(index);
+    }
+    return std::variant<T, std::exception_ptr>(std::in_place_index<0>,
+                                               std::move(values_[index]));
+  }
 
  private:
   static Options checked(Options options) {

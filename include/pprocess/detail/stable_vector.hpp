@@ -47,6 +47,9 @@ class stable_block {
   }
 
   [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
+  [[nodiscard]] const T& operator[](std::size_t i) const noexcept {
+    return data_[i];
+  }
 
  private:
   static constexpr std::size_t fresh_pages_from = 64 * 1024;
@@ -84,6 +87,10 @@ class stable_vector {
   }
 
   T& operator[](std::size_t index) noexcept {
+    const std::size_t b = block_of(index);
+    return (*blocks_[b])[index - block_start(b)];
+  }
+  const T& operator[](std::size_t index) const noexcept {
     const std::size_t b = block_of(index);
     return (*blocks_[b])[index - block_start(b)];
   }

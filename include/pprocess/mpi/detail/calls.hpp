@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// The calls of pprocess::mpi: what one rank runs of a pmap or of a managed
+/// callable, in its own processes (a local pprocess::Map), and how finished
+/// pieces travel to rank 0.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <typeinfo>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <pprocess/detail/type_name.hpp>
+#include <pprocess/map.hpp>
+#include <pprocess/mpi/detail/wire_error.hpp>
+#include <pprocess/mpi/session.hpp>
+
+namespace pprocess::mpi::detail {
+
+/// Rank 0's end of a call: where its results go, by task index.
+template <class T>
+class result_sink {
+ public:
+  virtual void put_value(std::size_t task, T&& value) = 0;
+  virtual void put_error(std::size_t task, std::exception_ptr error) = 0;
+
+ protected:
+  ~result_sink() = default;
+};
+
+/// The results of one piece as they travel: a value per element or call
+/// (a default T where it failed) and the failures.
+template <class T>
+struct piece_results {
+  std::vector<T> values;
+  std::vector<wire_error> errors;  // by offset, ascending
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(values, errors);
+  }
+};
+
+/// The rank's own processes: a pprocess::Map whose results are taken as
+/// they come, without waiting.
+template <class T>
+class local_map : public pprocess::Map<T> {
+ public:
+  using pprocess::Map<T>::Map;
+  using pprocess::Map<T>::settled;
+  using pprocess::Map<T>::take;
+};
+
+/// A hash of the strings that name a call (kind, types, sizes): what every
+/// rank's call must agree on.
+inline std::uint64_t signature_of(
+    std::initializer_list<std::string_view> parts) {
+  std::uint64_t hash = 0xcbf29ce484222325;  // FNV-1a
+  for (const std::string_view part : parts) {
+    for (const char c : part) {
+      hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3;
+    }
+    hash = (hash ^ 0xff) * 0x100000001b3;
+  }
+  return hash;
+}
+
+/// What the calls share: the rank's local Map, the pieces it runs, and how
+/// their results reach rank 0.
+template <class T>
+class shared_call : public call {
+ public:
+  shared_call(session_core& core, Options options, result_sink<T>* sink)
+      : core_(core), options_(options), sink_(sink) {}
+
+  [[nodiscard]] bool busy() const override { return !running_.empty(); }
+
+  bool drive(std::chrono::milliseconds wait) override {
+    if (running_.empty()) {
+      return false;
+    }
+    local_->store(wait);
+    bool moved = false;
+    for (auto it = running_.begin(); it != running_.end();) {
+      while (it->settled < it->count &&
+             local_->settled(it->local_first + it->settled)) {
+        ++it->settled;
+      }
+      if (it->settled < it->count) {
+        ++it;
+        continue;
+      }
+      const running finished = *it;
+      it = running_.erase(it);
+      hand_in(finished);
+      moved = true;
+    }
+    return moved;
+  }
+
+  void receive(int rank, const piece& p, std::span<const char> payload,
+               std::chrono::nanoseconds elapsed) override {
+    piece_results<T> results;
+    if (!pprocess::detail::cereal_decode(payload, results) ||
+        results.values.size() != p.last - p.first) {
+      core_.abort_job("the results of " + description + " from rank " +
+                      std::to_string(rank) + " do not decode");
+    }
+    timed(p, elapsed);
+    auto error = results.errors.begin();
+    for (std::size_t i = 0; i < results.values.size(); ++i) {
+      const std::size_t task = task_of(p.first + i);
+      if (error != results.errors.end() && error->offset == i) {
+        sink_put_error(task, from_wire(*error, task, rank, core_.host(rank)));
+        ++error;
+      } else {
+        sink_put_value(task, std::move(results.values[i]));
+      }
+    }
+  }
+
+  void end(std::uint64_t /*made*/) override {
+    done = true;
+    running_.clear();
+    local_.reset();  // ends its processes
+  }
+
+ protected:
+  /// Where element or call `index` of this call is among its Map's or
+  /// Queue's tasks.
+  [[nodiscard]] virtual std::size_t task_of(std::uint64_t index) const = 0;
+  /// A piece's results came in after `elapsed` (see pmap_call).
+  virtual void timed(const piece& /*p*/, std::chrono::nanoseconds /*elapsed*/) {
+  }
+  /// A result rank 0 stored (see managed_call).
+  virtual void stored() {}
+
+  local_map<T>& local() {
+    if (!local_) {
+      local_.emplace(options_);
+    }
+    return *local_;
+  }
+
+  /// `p` now runs as the local tasks [local_first, local_first + count).
+  void started(const piece& p, std::size_t local_first) {
+    running_.push_back({p, local_first,
+                        static_cast<std::size_t>(p.last - p.first), 0,
+                        std::chrono::steady_clock::now()});
+  }
+
+  session_core& core_;
+  Options options_;
+
+ private:
+  struct running {
+    piece p;
+    std::size_t local_first;
+    std::size_t count;
+    std::size_t settled;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  void sink_put_value(std::size_t task, T&& value) {
+    if (sink_ != nullptr) {
+      sink_->put_value(task, std::move(value));
+    }
+    stored();
+  }
+  void sink_put_error(std::size_t task, std::exception_ptr error) {
+    if (sink_ != nullptr) {
+      sink_->put_error(task, std::move(error));
+    }
+    stored();
+  }
+
+  /// A piece this rank ran is done: its results go to rank 0 (on rank 0,
+  /// straight into the sink).
+  void hand_in(const running& r) {
+    const auto elapsed = std::chrono::steady_clock::now() - r.since;
+    if (core_.rank() == 0) {
+      timed(r.p, elapsed);
+      for (std::size_t i = 0; i < r.count; ++i) {
+        const std::size_t task = task_of(r.p.first + i);
+        auto result = local_->take(r.local_first + i);
+        if (result.index() == 0) {
+          sink_put_value(task, std::move(std::get<0>(result)));
+        } else {
+          sink_put_error(task, from_wire(to_wire(std::get<1>(result), i), task,
+                                         0, core_.host(0)));
+        }
+      }
+      core_.deliver(*this, r.p, {}, elapsed);
+      return;
+    }
+    piece_results<T> results;
+    results.values.resize(r.count);
+    for (std::size_t i = 0; i < r.count; ++i) {
+      auto result = local_->take(r.local_first + i);
+      if (result.index() == 0) {
+        results.values[i] = std::move(std::get<0>(result));
+      } else {
+        results.errors.push_back(to_wire(std::get<1>(result), i));
+      }
+    }
+    std::vector<char> payload;
+    pprocess::detail::cereal_encode(results, payload);
+    core_.deliver(*this, r.p, std::move(payload), elapsed);
+  }
+
+  result_sink<T>* sink_;
+  std::optional<local_map<T>> local_;
+  std::deque<running> running_;
+};
+
+/// pmap (and Map(fn, range)): every rank holds the same elements; rank 0
+/// hands out ranges, guided: large at first, shrinking toward the end.
+template <class T, class F, class E>
+class pmap_call final : public shared_call<T> {
+ public:
+  pmap_call(session_core& core, Options options, result_sink<T>* sink, F fn,
+            std::vector<E> elements, std::size_t first_task)
+      : shared_call<T>(core, options, sink),
+        fn_(std::move(fn)),
+        elements_(std::move(elements)),
+        first_task_(first_task),
+        missing_(elements_.size()) {
+    const std::string count = std::to_string(elements_.size());
+    this->signature = signature_of(
+        {"pmap", typeid(F).name(), typeid(T).name(), typeid(E).name(), count});
+    this->description =
+        "pmap<" + std::string(pprocess::detail::type_name<T>()) + ">(" +
+        std::string(pprocess::detail::type_name<F>()) + ") of " + count +
+        " elements of " + std::string(pprocess::detail::type_name<E>());
+  }
+
+  std::optional<piece> next_piece(std::size_t room, std::size_t capacity,
+                                  std::size_t total) override {
+    const std::size_t remaining = elements_.size() - handed_out_;
+    if (remaining == 0 || room < capacity) {
+      return std::nullopt;
+    }
+    std::size_t size = remaining;
+    if (total > capacity) {  // other ranks too: guided self-scheduling
+      size = (remaining + 2 * total - 1) / (2 * total);
+      if (per_element_ns_ > 0) {
+        // A piece should take well over a round trip: at least
+        // min_piece on the rank's processes.
+        const double floor =
+            min_piece_ns * static_cast<double>(capacity) / per_element_ns_;
+        size = std::max(size, static_cast<std::size_t>(floor));
+      }
+      size = std::clamp<std::size_t>(size, 1, remaining);
+    }
+    const piece p{handed_out_, handed_out_ + size, capacity};
+    handed_out_ += size;
+    return p;
+  }
+
+  void run(const piece& p) override {
+    auto& local = this->local();
+    const std::size_t local_first = local.size();
+    local(fn_, std::span<E>(elements_).subspan(p.first, p.last - p.first));
+    this->started(p, local_first);
+  }
+
+  [[nodiscard]] bool complete() const override { return missing_ == 0; }
+  [[nodiscard]] std::uint64_t made() const override { return 0; }
+  void close() override {}
+  [[nodiscard]] bool behind() const override { return false; }
+
+ private:
+  static constexpr double min_piece_ns = 20e6;
+
+  [[nodiscard]] std::size_t task_of(std::uint64_t index) const override {
+    return first_task_ + index;
+  }
+
+  void timed(const piece& p, std::chrono::nanoseconds elapsed) override {
+    // The time one process takes per element, as a running mean.
+    const double sample = static_cast<double>(elapsed.count()) *
+                          static_cast<double>(p.units) /
+                          static_cast<double>(p.last - p.first);
+    per_element_ns_ =
+        per_element_ns_ == 0 ? sample : 0.5 * per_element_ns_ + 0.5 * sample;
+  }
+
+  void stored() override { --missing_; }
+
+  F fn_;
+  std::vector<E> elements_;
+  std::size_t first_task_;
+  std::size_t handed_out_ = 0;
+  std::size_t missing_;
+  double per_element_ns_ = 0;
+};
+
+/// A Map's or Queue's managed callable: every rank records each call's
+/// arguments; rank 0 hands the calls out, a few per rank at a time.
+template <class T, class F>
+class managed_call final : public shared_call<T> {
+  using local_callable =
+      decltype(std::declval<local_map<T>&>().manage(std::declval<F&>()));
+
+ public:
+  managed_call(session_core& core, Options options, result_sink<T>* sink, F fn)
+      : shared_call<T>(core, options, sink), fn_(std::move(fn)) {
+    this->signature =
+        signature_of({"manage", typeid(F).name(), typeid(T).name()});
+    this->description =
+        "manage(" + std::string(pprocess::detail::type_name<F>()) + ")";
+  }
+
+  /// The next call, as every rank makes it: `task` is its place among its
+  /// Map's or Queue's tasks.
+  template <class... Args>
+  void record(std::size_t task, Args&&... args) {
+    tasks_.push_back(task);
+    recorded_.push_back(
+        [... args = std::decay_t<Args>(std::forward<Args>(args))](
+            local_callable& callable) mutable { callable(args...); });
+    const std::size_t index = recorded_.size() - 1;
+    if (const auto it = std::find(waiting_.begin(), waiting_.end(), index);
+        it != waiting_.end()) {
+      waiting_.erase(it);
+      start(index);
+    }
+  }
+
+  std::optional<piece> next_piece(std::size_t room, std::size_t /*capacity*/,
+                                  std::size_t /*total*/) override {
+    const std::size_t unassigned = recorded_.size() - handed_out_;
+    if (unassigned == 0 || room == 0) {
+      return std::nullopt;
+    }
+    const std::size_t count = std::min(room, unassigned);
+    const piece p{handed_out_, handed_out_ + count, count};
+    handed_out_ += count;
+    return p;
+  }
+
+  void run(const piece& p) override {
+    for (std::uint64_t index = p.first; index < p.last; ++index) {
+      if (index < recorded_.size()) {
+        start(index);
+      } else {
+        waiting_.push_back(index);  // rank 0 is ahead of this rank
+        if (closed_) {              // ... and this rank makes no more
+          mismatch();
+        }
+      }
+    }
+  }
+
+  [[nodiscard]] bool complete() const override { return false; }
+  [[nodiscard]] std::uint64_t made() const override { return recorded_.size(); }
+  [[nodiscard]] bool behind() const override { return !waiting_.empty(); }
+
+  void end(std::uint64_t made) override {
+    shared_call<T>::end(made);
+    rank0_made_ = made;
+    if (closed_ ? made != recorded_.size() : made < recorded_.size()) {
+      mismatch();
+    }
+  }
+
+  void close() override {
+    closed_ = true;
+    if (!waiting_.empty() ||
+        (rank0_made_ && *rank0_made_ != recorded_.size())) {
+      mismatch();
+    }
+  }
+
+ private:
+  [[nodiscard]] std::size_t task_of(std::uint64_t index) const override {
+    return tasks_[index];
+  }
+
+  void start(std::size_t index) {
+    auto& local = this->local();
+    if (!callable_) {
+      callable_.emplace(local.manage(fn_));
+    }
+    const std::size_t local_task = local.size();
+    recorded_[index](*callable_);
+    this->started(piece{index, index + 1, 1}, local_task);
+  }
+
+  void mismatch() {
+    std::string rank0 = rank0_made_
+                            ? std::to_string(*rank0_made_)
+                            : "more than " + std::to_string(recorded_.size());
+    if (!waiting_.empty()) {
+      rank0 = "at least " + std::to_string(waiting_.back() + 1);
+    }
+    this->core_.abort_job("call #" + std::to_string(this->seq) + " (" +
+                          this->description + "): rank 0 made " + rank0 +
+                          " calls, this rank " +
+                          std::to_string(recorded_.size()) +
+                          "; every rank must make the same calls");
+  }
+
+  F fn_;
+  std::optional<local_callable> callable_;
+  std::vector<std::function<void(local_callable&)>> recorded_;
+  std::vector<std::size_t> tasks_;
+  std::vector<std::uint64_t> waiting_;  // assigned before this rank made them
+  std::size_t handed_out_ = 0;
+  std::optional<std::uint64_t> rank0_made_;
+  bool closed_ = false;
+};
+
+}  // namespace pprocess::mpi::detail

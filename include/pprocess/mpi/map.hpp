@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// pprocess::mpi::Map and pmap: results in start order, on rank 0.
+///
+///     auto squares = pprocess::mpi::pmap(session, square, inputs);
+///     if (session.root()) for (int s : squares) { ... }
+///
+/// Every rank makes the call with the same function and elements; rank 0
+/// hands out ranges of elements, and every rank computes its ranges in its
+/// own processes (as pprocess::pmap). On other ranks the Map holds no
+/// results: its blocking calls and its destructor lend the rank's processes
+/// to rank 0 until it is done.
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <pprocess/detail/stable_vector.hpp>
+#include <pprocess/map.hpp>
+#include <pprocess/mpi/detail/calls.hpp>
+#include <pprocess/mpi/session.hpp>
+
+namespace pprocess::mpi {
+
+namespace detail {
+
+/// Rank 0's results of a Map, by task: a value, an error, or not yet.
+template <class T>
+class result_table final : public result_sink<T> {
+ public:
+  enum class state : std::uint8_t { pending = 0, value, error };
+
+  void put_value(std::size_t task, T&& value) override {
+    grow_to(task + 1);
+    values_[task] = std::move(value);
+    if (states_[task] == state::error) {
+      errors_.erase(task);
+    }
+    states_[task] = state::value;
+  }
+  void put_error(std::size_t task, std::exception_ptr error) override {
+    grow_to(task + 1);
+    errors_[task] = std::move(error);
+    states_[task] = state::error;
+  }
+
+  [[nodiscard]] bool settled(std::size_t task) const noexcept {
+    return task < states_.size() && states_[task] != state::pending;
+  }
+  /// The value of a settled task, or its error thrown.
+  const T& get(std::size_t task) const {
+    if (states_[task] == state::error) {
+      std::rethrow_exception(errors_.at(task));
+    }
+    return values_[task];
+  }
+
+  // Calls made by the Map and not yet given up.
+  std::vector<std::shared_ptr<call>> calls;
+  std::size_t tasks = 0;  // started so far (the same on every rank)
+
+ private:
+  void grow_to(std::size_t count) {
+    values_.grow_to(count);
+    states_.grow_to(count);
+  }
+
+  pprocess::detail::stable_vector<T> values_;
+  pprocess::detail::stable_vector<state> states_;
+  std::unordered_map<std::size_t, std::exception_ptr> errors_;
+};
+
+}  // namespace detail
+
+/// Results in start order, on rank 0; see the file comment.
+template <class T>
+class Map {
+  static_assert(serializable<T>, "mpi::Map<T>: T must be serializable");
+
+ public:
+  /// Collective: every rank constructs it.
+  explicit Map(Session& session, Options options = {})
+      : core_(&detail::session_access::core(session)),
+        options_(checked(options)),
+        table_(std::make_shared<detail::result_table<T>>()) {}
+
+  Map(Map&&) noexcept = default;
+  Map& operator=(Map&& other) noexcept {
+    if (this != &other) {
+      release();
+      core_ = other.core_;
+      options_ = other.options_;
+      table_ = std::move(other.table_);
+    }
+    return *this;
+  }
+  Map(const Map&) = delete;
+  Map& operator=(const Map&) = delete;
+  ~Map() { release(); }
+
+  /// Collective: starts `fn(element)` for each element of `sequence`, which
+  /// every rank holds alike.
+  template <class F, class Range>
+  Map& operator()(F&& fn, Range&& sequence) {
+    using element = std::decay_t<std::ranges::range_reference_t<Range>>;
+    std::vector<element> elements(std::ranges::begin(sequence),
+                                  std::ranges::end(sequence));
+    const std::size_t first = table_->tasks;
+    table_->tasks += elements.size();
+    auto c = std::make_shared<detail::pmap_call<T, std::decay_t<F>, element>>(
+        *core_, options_, sink(), std::decay_t<F>(std::forward<F>(fn)),
+        std::move(elements), first);
+    enlist(std::move(c));
+    core_->serve_until([] { return true; });  // the first pieces go out now
+    return *this;
+  }
+
+  /// Collective: a callable that starts `fn` (a MakeParallel or
+  /// MakeReusable function returning T, or a type that converts to T) with
+  /// the arguments it is called with, on some rank. Every rank makes the
+  /// same calls with the same arguments.
+  template <class F>
+  [[nodiscard]] auto manage(F&& fn) {
+    auto c = std::make_shared<detail::managed_call<T, std::decay_t<F>>>(
+        *core_, options_, sink(), std::decay_t<F>(std::forward<F>(fn)));
+    enlist(c);
+    return [c = c.get(), table = table_.get(), core = core_](auto&&... args) {
+      c->record(table->tasks++, std::forward<decltype(args)>(args)...);
+      core->serve_until([] { return true; });
+    };
+  }
+
+  /// Rank 0: the result of the `index`-th task, waiting until it is in.
+  /// @throws RemoteError, ProcessError that task's failure (what() names
+  ///         the rank and host that ran it)
+  /// @throws Error `index` ≥ size(); on another rank, after serving rank 0
+  ///         until it is done: the results are on rank 0
+  const T& operator[](std::size_t index) {
+    if (core_->rank() != 0) {
+      detail::serve_calls(*core_, table_->calls);
+      throw Error("mpi::Map: the results are on rank 0; this is rank " +
+                  std::to_string(core_->rank()));
+    }
+    if (index >= size()) {
+      throw Error("mpi::Map: index " + std::to_string(index) + " ≥ size " +
+                  std::to_string(size()));
+    }
+    if (!table_->settled(index)) {
+      core_->serve_until([&] { return table_->settled(index); });
+    }
+    return table_->get(index);
+  }
+
+  /// Rank 0: the results of tasks [first, last), waiting for each.
+  std::vector<T> slice(std::size_t first, std::size_t last) {
+    std::vector<T> values;
+    values.reserve(last > first ? last - first : 0);
+    for (std::size_t i = first; i < last; ++i) {
+      values.push_back((*this)[i]);
+    }
+    return values;
+  }
+
+  /// How many tasks were started so far (the same on every rank).
+  [[nodiscard]] std::size_t size() const noexcept { return table_->tasks; }
+
+  class iterator;
+
+  /// Rank 0: iteration in start order, waiting per element. Another rank
+  /// serves rank 0 until it is done, and then has nothing to iterate.
+  iterator begin() {
+    if (core_->rank() != 0) {
+      detail::serve_calls(*core_, table_->calls);
+      return end();
+    }
+    return iterator(this, 0);
+  }
+  iterator end() { return iterator(this, size()); }
+
+ private:
+  static Options checked(Options options) {
+    if (options.continuous) {
+      throw Error(
+          "mpi::Map: a Map keeps one result per task; continuous processes "
+          "are not supported by pprocess::mpi");
+    }
+    return options;
+  }
+
+  detail::result_sink<T>* sink() {
+    return core_->rank() == 0 ? table_.get() : nullptr;
+  }
+
+  void enlist(std::shared_ptr<detail::call> c) {
+    core_->enlist(c, options_.limit);
+    table_->calls.push_back(std::move(c));
+  }
+
+  void release() noexcept {
+    if (table_) {
+      detail::release_calls(*core_, table_->calls);
+    }
+  }
+
+  detail::session_core* core_;
+  Options options_;
+  std::shared_ptr<detail::result_table<T>> table_;
+};
+
+template <class T>
+class Map<T>::iterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using reference = const T&;
+  using pointer = const T*;
+
+  iterator() = default;
+  iterator(Map* map, std::size_t index) : map_(map), index_(index) {}
+
+  reference operator*() const { return (*map_)[index_]; }
+  pointer operator->() const { return &(*map_)[index_]; }
+  iterator& operator++() {
+    ++index_;
+    return *this;
+  }
+  iterator operator++(int) {
+    iterator before = *this;
+    ++index_;
+    return before;
+  }
+  friend bool operator==(const iterator& a, const iterator& b) {
+    return a.index_ == b.index_;
+  }
+
+ private:
+  Map* map_ = nullptr;
+  std::size_t index_ = 0;
+};
+
+/// Collective: runs `fn(element)` for each element of `sequence` over every
+/// rank's processes; the results in input order, on rank 0.
+template <class R = pprocess::detail::deduce_result, class F, class Range>
+[[nodiscard]] Map<pprocess::detail::pmap_result_t<R, F, Range>> pmap(
+    Session& session, F&& fn, Range&& sequence, Options options = {}) {
+  Map<pprocess::detail::pmap_result_t<R, F, Range>> results(session, options);
+  if constexpr (pprocess::detail::pmap_call_t<F, Range>::valid) {
+    results(std::forward<F>(fn), std::forward<Range>(sequence));
+  }
+  return results;
+}
+
+}  // namespace pprocess::mpi

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// @file
+/// pprocess::mpi::Queue: results in the order they arrive, on rank 0.
+///
+///     pprocess::mpi::Queue<std::tuple<int, int, int>> queue(session);
+///     auto calc = queue.manage(pprocess::MakeParallel(calculate));
+///     for (...) calc(i, j);                        // every rank
+///     if (session.root()) for (auto [i, j, r] : queue) { ... }
+///
+/// Every rank makes the same calls; rank 0 hands them out, and each runs in
+/// a process of the rank it was given to. Other ranks' Queues hold nothing:
+/// their iteration and destructor lend the rank's processes to rank 0 until
+/// it is done.
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <pprocess/mpi/map.hpp>
+
+namespace pprocess::mpi {
+
+namespace detail {
+
+/// Rank 0's results of a Queue, in arrival order.
+template <class T>
+class arrival_queue final : public result_sink<T> {
+ public:
+  void put_value(std::size_t /*task*/, T&& value) override {
+    received.emplace_back(std::in_place_index<0>, std::move(value));
+    ++stored;
+  }
+  void put_error(std::size_t /*task*/, std::exception_ptr error) override {
+    received.emplace_back(std::move(error));
+    ++stored;
+  }
+
+  /// Calls made whose results have not arrived yet.
+  [[nodiscard]] bool unfinished() const noexcept { return stored < tasks; }
+
+  std::deque<std::variant<T, std::exception_ptr>> received;
+  std::vector<std::shared_ptr<call>> calls;
+  std::size_t tasks = 0;   // calls made (the same on every rank)
+  std::size_t stored = 0;  // results that arrived
+};
+
+}  // namespace detail
+
+/// Results in arrival order, on rank 0; see the file comment.
+template <class T>
+class Queue {
+  static_assert(serializable<T>, "mpi::Queue<T>: T must be serializable");
+
+ public:
+  /// Collective: every rank constructs it.
+  explicit Queue(Session& session, Options options = {})
+      : core_(&detail::session_access::core(session)),
+        options_(checked(options)),
+        state_(std::make_shared<detail::arrival_queue<T>>()) {}
+
+  Queue(Queue&&) noexcept = default;
+  Queue& operator=(Queue&& other) noexcept {
+    if (this != &other) {
+      release();
+      core_ = other.core_;
+      options_ = other.options_;
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+  ~Queue() { release(); }
+
+  /// Collective: as mpi::Map::manage.
+  template <class F>
+  [[nodiscard]] auto manage(F&& fn) {
+    using wrapped = decltype(pprocess::detail::returning_result<
+                             pprocess::detail::result_owner::queue, T>(
+        std::forward<F>(fn)));
+    auto c = std::make_shared<detail::managed_call<T, wrapped>>(
+        *core_, options_, core_->rank() == 0 ? state_.get() : nullptr,
+        pprocess::detail::returning_result<
+            pprocess::detail::result_owner::queue, T>(std::forward<F>(fn)));
+    core_->enlist(c, options_.limit);
+    state_->calls.push_back(c);
+    return [c = c.get(), state = state_.get(), core = core_](auto&&... args) {
+      c->record(state->tasks++, std::forward<decltype(args)>(args)...);
+      core->serve_until([] { return true; });
+    };
+  }
+
+  /// Rank 0: results received and not consumed yet.
+  [[nodiscard]] std::size_t size() const noexcept {
+    return state_->received.size();
+  }
+
+  class iterator;
+  struct sentinel {};
+
+  /// Rank 0: iteration in arrival order; ends when every call made so far
+  /// has delivered and every result was consumed. Another rank serves rank
+  /// 0 until it is done, and then has nothing to iterate.
+  iterator begin() {
+    if (core_->rank() != 0) {
+      detail::serve_calls(*core_, state_->calls);
+    }
+    return iterator(this);
+  }
+  sentinel end() { return {}; }
+
+ private:
+  static Options checked(Options options) {
+    if (options.continuous) {
+      throw Error(
+          "mpi::Queue: continuous processes are not supported by "
+          "pprocess::mpi");
+    }
+    return options;
+  }
+
+  /// Waits until a result is at the front or nothing more can come; throws
+  /// (and drops) a failure at the front. True when a value is there.
+  bool fill() {
+    if (core_->rank() != 0) {
+      return false;
+    }
+    auto& received = state_->received;
+    if (received.empty() && state_->unfinished()) {
+      core_->serve_until(
+          [&] { return !received.empty() || !state_->unfinished(); });
+    }
+    if (received.empty()) {
+      return false;
+    }
+    if (auto* error = std::get_if<std::exception_ptr>(&received.front())) {
+      const std::exception_ptr failure = *error;
+      received.pop_front();
+      std::rethrow_exception(failure);
+    }
+    return true;
+  }
+
+  void release() noexcept {
+    if (state_) {
+      detail::release_calls(*core_, state_->calls);
+    }
+  }
+
+  detail::session_core* core_;
+  Options options_;
+  std::shared_ptr<detail::arrival_queue<T>> state_;
+};
+
+template <class T>
+class Queue<T>::iterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using reference = T&;
+
+  iterator() = default;
+  explicit iterator(Queue* queue) : queue_(queue) {}
+
+  /// The value at the front, waiting for it; valid until the iterator
+  /// moves on.
+  /// @throws RemoteError, ProcessError the failure of the task at the front
+  /// @throws Error nothing more can arrive (dereferencing the end)
+  reference operator*() const {
+    if (!queue_->fill()) {
+      throw Error(
+          "mpi::Queue: dereferencing the end (nothing more can arrive)");
+    }
+    return std::get<T>(queue_->state_->received.front());
+  }
+  iterator& operator++() {
+    queue_->state_->received.pop_front();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  friend bool operator==(const iterator& it, sentinel) { return it.at_end(); }
+
+ private:
+  [[nodiscard]] bool at_end() const { return !queue_->fill(); }
+
+  Queue* queue_ = nullptr;
+};
+
+}  // namespace pprocess::mpi

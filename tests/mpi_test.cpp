@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+//
+// pprocess::mpi, run under mpirun (see tests/CMakeLists.txt: 1, 2 and 3
+// ranks, and the TCP path alone). Every rank runs every test, making the
+// same calls (SPMD); rank 0 checks the results.
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <numeric>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <pprocess/mpi.hpp>
+#include <pprocess/pprocess.hpp>
+
+namespace {
+
+pprocess::mpi::Session* session = nullptr;
+// This rank, set before any process is created: a task reads it in its own
+// copy of the rank's memory to tell where it ran.
+int this_rank = -1;
+
+std::vector<int> iota(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+TEST(MpiPmap, ResultsInInputOrderFromEveryRank) {
+  auto results = pprocess::mpi::pmap(
+      *session,
+      [](int x) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return std::pair<int, int>(x * x, this_rank);
+      },
+      iota(300), {.limit = 2});
+  ASSERT_EQ(results.size(), 300U);
+  if (!session->root()) {
+    EXPECT_EQ(results.begin(), results.end());  // served rank 0, holds none
+    return;
+  }
+  std::set<int> ranks;
+  int i = 0;
+  for (const auto& [square, rank] : results) {
+    EXPECT_EQ(square, i * i);
+    ranks.insert(rank);
+    ++i;
+  }
+  EXPECT_EQ(i, 300);
+  EXPECT_EQ(ranks.size(), static_cast<std::size_t>(session->size()))
+      << "every rank computes a share";
+}
+
+TEST(MpiPmap, ManyTrivialTasks) {
+  auto results = pprocess::mpi::pmap(
+      *session, [](int x) { return 3 * x + 1; }, iota(200000));
+  if (session->root()) {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      ASSERT_EQ(results[i], 3 * static_cast<int>(i) + 1) << i;
+    }
+  }
+}
+
+TEST(MpiPmap, EmptySequence) {
+  auto results = pprocess::mpi::pmap(
+      *session, [](int x) { return x; }, std::vector<int>{});
+  EXPECT_EQ(results.size(), 0U);
+  EXPECT_EQ(results.begin(), results.end());
+}
+
+TEST(MpiPmap, LargeResultsCrossInPieces) {
+  // PPROCESS_MPI_PIECE_BYTES is set small by the test's mpirun: a result
+  // larger than it crosses in several MPI messages.
+  auto results = pprocess::mpi::pmap(
+      *session, [](int x) { return std::vector<double>(400000, x + 0.5); },
+      iota(6), {.limit = 1});
+  if (session->root()) {
+    for (int x = 0; x < 6; ++x) {
+      const std::vector<double>& v = results[static_cast<std::size_t>(x)];
+      ASSERT_EQ(v.size(), 400000U);
+      EXPECT_EQ(v.front(), x + 0.5);
+      EXPECT_EQ(v.back(), x + 0.5);
+    }
+  }
+}
+
+TEST(MpiPmap, TwoCallsAtOnce) {
+  auto squares = pprocess::mpi::pmap(
+      *session, [](int x) { return x * x; }, iota(1000));
+  auto names = pprocess::mpi::pmap(
+      *session, [](int x) { return std::to_string(x); }, iota(500));
+  if (session->root()) {
+    EXPECT_EQ(names[499], "499");
+    EXPECT_EQ(squares[999], 999 * 999);
+    EXPECT_EQ(names.slice(10, 13),
+              (std::vector<std::string>{"10", "11", "12"}));
+  }
+}
+
+TEST(MpiPmap, FailuresOfTheLastRankArriveOnRankZeroForTheirTaskOnly) {
+  // Every task that runs on the last rank fails: by an exception, a crash
+  // or a timeout, by its element; the others succeed.
+  const int last = session->size() - 1;
+  auto results = pprocess::mpi::pmap(
+      *session,
+      [last](int x) {
+        if (this_rank == last && last > 0) {
+          switch (x % 3) {
+            case 0: throw std::out_of_range("element " + std::to_string(x));
+            case 1: ::raise(SIGSEGV); break;
+            default: std::this_thread::sleep_for(std::chrono::seconds(30));
+          }
+        }
+        return x + 1;
+      },
+      iota(40), {.limit = 2, .timeout = std::chrono::milliseconds(500)});
+  if (!session->root()) {
+    return;
+  }
+  const std::string on_last = "rank " + std::to_string(last) + " (host ";
+  std::set<int> kinds;
+  for (int x = 0; x < 40; ++x) {
+    try {
+      EXPECT_EQ(results[static_cast<std::size_t>(x)], x + 1);
+    } catch (const pprocess::TimeoutError& e) {
+      EXPECT_EQ(x % 3, 2);
+      EXPECT_EQ(e.task(), static_cast<std::size_t>(x));
+      EXPECT_EQ(e.timeout(), std::chrono::milliseconds(500));
+      EXPECT_NE(std::string(e.what()).find(on_last), std::string::npos)
+          << e.what();
+      kinds.insert(2);
+    } catch (const pprocess::ProcessError& e) {
+      EXPECT_EQ(x % 3, 1);
+      EXPECT_EQ(e.signal(), SIGSEGV);
+      EXPECT_EQ(e.task(), static_cast<std::size_t>(x));
+      EXPECT_EQ(std::string(e.what()).rfind(on_last, 0), 0U) << e.what();
+      kinds.insert(1);
+    } catch (const pprocess::RemoteError& e) {
+      EXPECT_EQ(x % 3, 0);
+      EXPECT_EQ(e.type_name(), "std::out_of_range");
+      EXPECT_EQ(e.task(), static_cast<std::size_t>(x));
+      EXPECT_EQ(
+          std::string(e.what()),
+          on_last +
+              pprocess::mpi::detail::session_access::core(*session).host(last) +
+              "): element " + std::to_string(x));
+      kinds.insert(0);
+    }
+  }
+  if (last > 0) {
+    EXPECT_EQ(kinds.size(), 3U) << "the last rank ran too few tasks";
+  }
+}
+
+int twice(int x) {
+  return 2 * x;
+}
+
+TEST(MpiMap, ManagedCallsInStartOrder) {
+  pprocess::mpi::Map<int> map(*session, {.limit = 2});
+  auto calc = map.manage(pprocess::MakeParallel(twice));
+  for (int i = 0; i < 24; ++i) {
+    calc(i);
+  }
+  ASSERT_EQ(map.size(), 24U);
+  if (session->root()) {
+    std::vector<int> all(map.begin(), map.end());
+    EXPECT_EQ(all.size(), 24U);
+    for (int i = 0; i < 24; ++i) {
+      EXPECT_EQ(all[static_cast<std::size_t>(i)], 2 * i);
+    }
+  } else {
+    EXPECT_THROW((void)map[0], pprocess::Error);
+  }
+}
+
+TEST(MpiMap, ReusableCallsAndARange) {
+  pprocess::mpi::Map<long> map(*session, {.limit = 2, .reuse = true});
+  auto calc = map.manage(pprocess::MakeReusable([](int x) { return x * 10; }));
+  for (int i = 0; i < 10; ++i) {
+    calc(i);
+  }
+  map([](int x) { return x + 1000; }, iota(10));
+  if (session->root()) {
+    ASSERT_EQ(map.size(), 20U);
+    EXPECT_EQ(map[3], 30);
+    EXPECT_EQ(map[13], 1003);
+  }
+}
+
+TEST(MpiQueue, EveryResultInArrivalOrder) {
+  pprocess::mpi::Queue<std::tuple<int, int, int>> queue(*session, {.limit = 2});
+  auto calc = queue.manage(pprocess::MakeParallel([](int i, int j) {
+    std::this_thread::sleep_for(std::chrono::milliseconds((i * 7 + j) % 5));
+    return std::tuple<int, int, int>(i, j, i * 10 + j);
+  }));
+  for (int i = 0; i < 5; ++i) {
+    for (int j = 0; j < 5; ++j) {
+      calc(i, j);
+    }
+  }
+  if (session->root()) {
+    std::set<int> seen;
+    for (auto [i, j, v] : queue) {
+      EXPECT_EQ(v, i * 10 + j);
+      seen.insert(v);
+    }
+    EXPECT_EQ(seen.size(), 25U);
+  } else {
+    EXPECT_EQ(queue.begin(), queue.end());
+  }
+}
+
+TEST(MpiQueue, AFailedCallTakesItsPlace) {
+  pprocess::mpi::Queue<int> queue(*session, {.limit = 2});
+  auto calc = queue.manage(pprocess::MakeParallel([](int x) {
+    if (x == 3) {
+      throw std::runtime_error("three");
+    }
+    return x;
+  }));
+  for (int i = 0; i < 6; ++i) {
+    calc(i);
+  }
+  if (session->root()) {
+    int sum = 0;
+    int failures = 0;
+    for (;;) {
+      try {
+        for (int v : queue) {
+          sum += v;
+        }
+        break;
+      } catch (const pprocess::RemoteError& e) {
+        EXPECT_NE(std::string(e.what()).find("three"), std::string::npos);
+        ++failures;
+      }
+    }
+    EXPECT_EQ(sum, 0 + 1 + 2 + 4 + 5);
+    EXPECT_EQ(failures, 1);
+  }
+}
+
+TEST(MpiPmap, NestedLocalWorkInATask) {
+  auto sums = pprocess::mpi::pmap(
+      *session,
+      [](int x) {
+        auto squares =
+            pprocess::pmap([](int y) { return y * y; }, iota(x), {.limit = 2});
+        int sum = 0;
+        for (int s : squares) {
+          sum += s;
+        }
+        return sum;
+      },
+      iota(8), {.limit = 1});
+  if (session->root()) {
+    for (int x = 0; x < 8; ++x) {
+      EXPECT_EQ(sums[static_cast<std::size_t>(x)],
+                (x - 1) * x * (2 * x - 1) / 6);
+    }
+  }
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+TEST(MpiSession, ARankWaitingForRankZeroSleeps) {
+  auto results = pprocess::mpi::pmap(*session, [](int x) { return x; },
+                                     iota(10), {.limit = 1});
+  if (session->root()) {
+    // Rank 0 is busy with work of its own, outside the library: the other
+    // ranks wait in begin() for it, and must not spin.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_EQ(results[9], 9);
+    return;
+  }
+  const auto wall = std::chrono::steady_clock::now();
+  const double cpu = cpu_seconds();
+  EXPECT_EQ(results.begin(), results.end());
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall)
+          .count();
+  const double used = cpu_seconds() - cpu;
+  EXPECT_GT(waited, 0.5);
+  EXPECT_LT(used, 0.15 * waited)
+      << "CPU " << used << " s in " << waited << " s of waiting";
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  pprocess::mpi::Session mpi(argc, argv);
+  session = &mpi;
+  this_rank = mpi.rank();
+  testing::InitGoogleTest(&argc, argv);
+  if (!mpi.root()) {
+    // One report, rank 0's; the others' failures still fail the run.
+    auto& listeners = testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  return RUN_ALL_TESTS();
+}

@@ -25,7 +25,6 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <pprocess/detail/stable_vector.hpp>
@@ -88,14 +87,20 @@ class Map : public Exchange {
     return index < states_.size() && states_[index] != state::pending;
   }
 
-  /// Takes the settled result of task `index`: its value, moved out (the
-  /// Map keeps a moved-from T), or its error.
-  std::variant<T, std::exception_ptr> take(std::size_t index) {
-    if (states_[index] == state::error) {
-      return errors_.at(index);
-    }
-    return std::variant<T, std::exception_ptr>(std::in_place_index<0>,
-                                               std::move(values_[index]));
+  /// Whether settled task `index` failed; its error is then error_of().
+  [[nodiscard]] bool failed(std::size_t index) const noexcept {
+    return states_[index] == state::error;
+  }
+  [[nodiscard]] const std::exception_ptr& error_of(std::size_t index) const {
+    return errors_.at(index);
+  }
+
+  /// The values of the tasks from `index` on that lie together in storage,
+  /// at most `max` of them: to be moved out in one go (the Map keeps
+  /// moved-from values).
+  [[nodiscard]] std::span<T> value_run(std::size_t index,
+                                       std::size_t max) noexcept {
+    return values_.run(index, max);
   }
 
  private:

@@ -19,6 +19,7 @@
 #include <iterator>
 #include <memory>
 #include <ranges>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -40,13 +41,19 @@ class result_table final : public result_sink<T> {
  public:
   enum class state : std::uint8_t { pending = 0, value, error };
 
-  void put_value(std::size_t task, T&& value) override {
-    grow_to(task + 1);
-    values_[task] = std::move(value);
-    if (states_[task] == state::error) {
-      errors_.erase(task);
+  void put_values(std::size_t first, std::span<T> values) override {
+    grow_to(first + values.size());
+    // A run of this table's storage at a time.
+    for (std::size_t done = 0; done < values.size();) {
+      const std::span<T> run = values_.run(first + done, values.size() - done);
+      std::move(values.begin() + static_cast<std::ptrdiff_t>(done),
+                values.begin() + static_cast<std::ptrdiff_t>(done + run.size()),
+                run.begin());
+      for (state& s : states_.run(first + done, run.size())) {
+        s = state::value;
+      }
+      done += run.size();
     }
-    states_[task] = state::value;
   }
   void put_error(std::size_t task, std::exception_ptr error) override {
     grow_to(task + 1);
@@ -91,6 +98,7 @@ class Map {
   /// Collective: every rank constructs it.
   explicit Map(Session& session, Options options = {})
       : core_(&detail::session_access::core(session)),
+        root_(core_->rank() == 0),
         options_(checked(options)),
         table_(std::make_shared<detail::result_table<T>>()) {}
 
@@ -99,6 +107,7 @@ class Map {
     if (this != &other) {
       release();
       core_ = other.core_;
+      root_ = other.root_;
       options_ = other.options_;
       table_ = std::move(other.table_);
     }
@@ -146,7 +155,7 @@ class Map {
   /// @throws Error `index` ≥ size(); on another rank, after serving rank 0
   ///         until it is done: the results are on rank 0
   const T& operator[](std::size_t index) {
-    if (core_->rank() != 0) {
+    if (!root_) {
       detail::serve_calls(*core_, table_->calls);
       throw Error("mpi::Map: the results are on rank 0; this is rank " +
                   std::to_string(core_->rank()));
@@ -179,7 +188,7 @@ class Map {
   /// Rank 0: iteration in start order, waiting per element. Another rank
   /// serves rank 0 until it is done, and then has nothing to iterate.
   iterator begin() {
-    if (core_->rank() != 0) {
+    if (!root_) {
       detail::serve_calls(*core_, table_->calls);
       return end();
     }
@@ -197,9 +206,7 @@ class Map {
     return options;
   }
 
-  detail::result_sink<T>* sink() {
-    return core_->rank() == 0 ? table_.get() : nullptr;
-  }
+  detail::result_sink<T>* sink() { return root_ ? table_.get() : nullptr; }
 
   void enlist(std::shared_ptr<detail::call> c) {
     core_->enlist(c, options_.limit);
@@ -213,6 +220,7 @@ class Map {
   }
 
   detail::session_core* core_;
+  bool root_;
   Options options_;
   std::shared_ptr<detail::result_table<T>> table_;
 };

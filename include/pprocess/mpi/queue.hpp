@@ -34,9 +34,11 @@ namespace detail {
 template <class T>
 class arrival_queue final : public result_sink<T> {
  public:
-  void put_value(std::size_t /*task*/, T&& value) override {
-    received.emplace_back(std::in_place_index<0>, std::move(value));
-    ++stored;
+  void put_values(std::size_t /*first*/, std::span<T> values) override {
+    for (T& value : values) {
+      received.emplace_back(std::in_place_index<0>, std::move(value));
+    }
+    stored += values.size();
   }
   void put_error(std::size_t /*task*/, std::exception_ptr error) override {
     received.emplace_back(std::move(error));

@@ -33,7 +33,8 @@ namespace pprocess::mpi::detail {
 template <class T>
 class result_sink {
  public:
-  virtual void put_value(std::size_t task, T&& value) = 0;
+  /// The values of tasks [first, first + values.size()), moved from.
+  virtual void put_values(std::size_t first, std::span<T> values) = 0;
   virtual void put_error(std::size_t task, std::exception_ptr error) = 0;
 
  protected:
@@ -60,7 +61,9 @@ class local_map : public pprocess::Map<T> {
  public:
   using pprocess::Map<T>::Map;
   using pprocess::Map<T>::settled;
-  using pprocess::Map<T>::take;
+  using pprocess::Map<T>::failed;
+  using pprocess::Map<T>::error_of;
+  using pprocess::Map<T>::value_run;
 };
 
 /// A hash of the strings that name a call (kind, types, sizes): what every
@@ -94,15 +97,23 @@ class shared_call : public call {
     local_->store(wait);
     bool moved = false;
     for (auto it = running_.begin(); it != running_.end();) {
-      while (it->settled < it->count &&
-             local_->settled(it->local_first + it->settled)) {
-        ++it->settled;
+      running& r = *it;
+      while (r.settled < r.count &&
+             local_->settled(r.local_first + r.settled)) {
+        ++r.settled;
       }
-      if (it->settled < it->count) {
+      if (core_.rank() == 0 && r.stored < r.settled) {
+        // Rank 0's own results go to the Map as they come, so that reading
+        // them overlaps with computing the rest.
+        store_results(r, r.stored, r.settled);
+        r.stored = r.settled;
+        moved = true;
+      }
+      if (r.settled < r.count) {
         ++it;
         continue;
       }
-      const running finished = *it;
+      const running finished = r;
       it = running_.erase(it);
       hand_in(finished);
       moved = true;
@@ -119,16 +130,20 @@ class shared_call : public call {
                       std::to_string(rank) + " do not decode");
     }
     timed(p, elapsed);
-    auto error = results.errors.begin();
-    for (std::size_t i = 0; i < results.values.size(); ++i) {
-      const std::size_t task = task_of(p.first + i);
-      if (error != results.errors.end() && error->offset == i) {
-        sink_put_error(task, from_wire(*error, task, rank, core_.host(rank)));
-        ++error;
-      } else {
-        sink_put_value(task, std::move(results.values[i]));
+    // The values between failures, a run at a time.
+    const std::span<T> values(results.values);
+    std::size_t i = 0;
+    for (const wire_error& error : results.errors) {
+      if (error.offset < i || error.offset >= values.size()) {
+        core_.abort_job("the results of " + description + " from rank " +
+                        std::to_string(rank) + " do not decode");
       }
+      sink_put_values(p.first + i, values.subspan(i, error.offset - i));
+      const std::size_t task = task_of(p.first + error.offset);
+      sink_put_error(task, from_wire(error, task, rank, core_.host(rank)));
+      i = error.offset + 1;
     }
+    sink_put_values(p.first + i, values.subspan(i));
   }
 
   void end(std::uint64_t /*made*/) override {
@@ -144,8 +159,8 @@ class shared_call : public call {
   /// A piece's results came in after `elapsed` (see pmap_call).
   virtual void timed(const piece& /*p*/, std::chrono::nanoseconds /*elapsed*/) {
   }
-  /// A result rank 0 stored (see managed_call).
-  virtual void stored() {}
+  /// Rank 0 stored `count` more results.
+  virtual void stored(std::size_t /*count*/) {}
 
   local_map<T>& local() {
     if (!local_) {
@@ -157,7 +172,7 @@ class shared_call : public call {
   /// `p` now runs as the local tasks [local_first, local_first + count).
   void started(const piece& p, std::size_t local_first) {
     running_.push_back({p, local_first,
-                        static_cast<std::size_t>(p.last - p.first), 0,
+                        static_cast<std::size_t>(p.last - p.first), 0, 0,
                         std::chrono::steady_clock::now()});
   }
 
@@ -169,52 +184,87 @@ class shared_call : public call {
     piece p;
     std::size_t local_first;
     std::size_t count;
-    std::size_t settled;
+    std::size_t settled;  // results in, from the first
+    std::size_t stored;   // rank 0: results stored, from the first
     std::chrono::steady_clock::time_point since;
   };
 
-  void sink_put_value(std::size_t task, T&& value) {
-    if (sink_ != nullptr) {
-      sink_->put_value(task, std::move(value));
+  /// Elements or calls [index, index + values.size()): consecutive tasks
+  /// (a pmap's elements; a managed call comes alone).
+  void sink_put_values(std::uint64_t index, std::span<T> values) {
+    if (values.empty()) {
+      return;
     }
-    stored();
+    if (sink_ != nullptr) {
+      sink_->put_values(task_of(index), values);
+    }
+    stored(values.size());
   }
   void sink_put_error(std::size_t task, std::exception_ptr error) {
     if (sink_ != nullptr) {
       sink_->put_error(task, std::move(error));
     }
-    stored();
+    stored(1);
   }
 
-  /// A piece this rank ran is done: its results go to rank 0 (on rank 0,
-  /// straight into the sink).
+  /// The results [from, to) of `r` from the local Map, a run of values at
+  /// a time: `values(offset, run)` moves a run out, `failure(offset, e)`
+  /// takes a failure.
+  template <class Values, class Failure>
+  void take_results(const running& r, std::size_t from, std::size_t to,
+                    Values&& values, Failure&& failure) {
+    for (std::size_t i = from; i < to;) {
+      const std::size_t at = r.local_first + i;
+      if (local_->failed(at)) {
+        failure(i, local_->error_of(at));
+        ++i;
+        continue;
+      }
+      const std::span<T> run = local_->value_run(at, to - i);
+      std::size_t k = 1;
+      while (k < run.size() && !local_->failed(at + k)) {
+        ++k;
+      }
+      values(i, run.first(k));
+      i += k;
+    }
+  }
+
+  /// Rank 0: results [from, to) of its own piece `r` into the sink.
+  void store_results(const running& r, std::size_t from, std::size_t to) {
+    take_results(
+        r, from, to,
+        [&](std::size_t i, std::span<T> run) {
+          sink_put_values(r.p.first + i, run);
+        },
+        [&](std::size_t i, const std::exception_ptr& error) {
+          // Made as another rank's would be: what() names rank 0.
+          const std::size_t task = task_of(r.p.first + i);
+          sink_put_error(task,
+                         from_wire(to_wire(error, i), task, 0, core_.host(0)));
+        });
+  }
+
+  /// A piece this rank ran is done: its results go to rank 0 (rank 0 has
+  /// stored them already, and takes back the room the piece held).
   void hand_in(const running& r) {
     const auto elapsed = std::chrono::steady_clock::now() - r.since;
     if (core_.rank() == 0) {
       timed(r.p, elapsed);
-      for (std::size_t i = 0; i < r.count; ++i) {
-        const std::size_t task = task_of(r.p.first + i);
-        auto result = local_->take(r.local_first + i);
-        if (result.index() == 0) {
-          sink_put_value(task, std::move(std::get<0>(result)));
-        } else {
-          sink_put_error(task, from_wire(to_wire(std::get<1>(result), i), task,
-                                         0, core_.host(0)));
-        }
-      }
       core_.deliver(*this, r.p, {}, elapsed);
       return;
     }
     piece_results<T> results;
     results.values.resize(r.count);
-    for (std::size_t i = 0; i < r.count; ++i) {
-      auto result = local_->take(r.local_first + i);
-      if (result.index() == 0) {
-        results.values[i] = std::move(std::get<0>(result));
-      } else {
-        results.errors.push_back(to_wire(std::get<1>(result), i));
-      }
-    }
+    take_results(
+        r, 0, r.count,
+        [&](std::size_t i, std::span<T> run) {
+          std::move(run.begin(), run.end(),
+                    results.values.begin() + static_cast<std::ptrdiff_t>(i));
+        },
+        [&](std::size_t i, const std::exception_ptr& error) {
+          results.errors.push_back(to_wire(error, i));
+        });
     std::vector<char> payload;
     pprocess::detail::cereal_encode(results, payload);
     core_.deliver(*this, r.p, std::move(payload), elapsed);
@@ -297,7 +347,7 @@ class pmap_call final : public shared_call<T> {
         per_element_ns_ == 0 ? sample : 0.5 * per_element_ns_ + 0.5 * sample;
   }
 
-  void stored() override { --missing_; }
+  void stored(std::size_t count) override { missing_ -= count; }
 
   F fn_;
   std::vector<E> elements_;

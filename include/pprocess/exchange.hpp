@@ -340,6 +340,12 @@ class Exchange {
   /// tasks batch_of() names.
   template <class T, class F, class E>
   void start_batches(F fn, std::vector<E> elements);
+  /// The same for elements [first, first + count) of `all`, which the pool
+  /// processes read from their copy of this memory: a layer that runs a
+  /// sequence in parts (pprocess::mpi) copies it once, not once per part.
+  template <class T, class F, class E>
+  void start_batches(F fn, std::shared_ptr<std::vector<E>> all,
+                     std::size_t first, std::size_t count);
 
   /// The batch that arrives next on a pmap pool process's channel.
   struct batch_place {
@@ -475,10 +481,19 @@ auto Exchange::manage(F&& fn) {
 
 template <class T, class F, class E>
 void Exchange::start_batches(F fn, std::vector<E> elements) {
+  const std::size_t count = elements.size();
+  start_batches<T>(std::move(fn),
+                   std::make_shared<std::vector<E>>(std::move(elements)), 0,
+                   count);
+}
+
+template <class T, class F, class E>
+void Exchange::start_batches(F fn, std::shared_ptr<std::vector<E>> all,
+                             std::size_t first, std::size_t count) {
   check_owner("start");
   detail::batch_job job;
   job.first_task = next_task_;
-  job.count = elements.size();
+  job.count = count;
   job.fixed_chunk = options_.chunksize;
   job.max_chunk = detail::max_batch<T>;
   next_task_ += job.count;
@@ -487,18 +502,19 @@ void Exchange::start_batches(F fn, std::vector<E> elements) {
   }
   // The pool processes read the elements from their own copy of this
   // memory: ranges are all that is sent to them.
-  auto shared = std::make_shared<std::vector<E>>(std::move(elements));
   job.board = std::make_shared<detail::batch_board>(*options_.limit);
-  job.spawn =
-      detail::deferred_start([fn = std::move(fn), shared, board = job.board,
-                              timed = options_.timeout.has_value()]() mutable {
+  job.spawn = detail::deferred_start(
+      [fn = std::move(fn), all = std::move(all), first, count,
+       board = job.board, timed = options_.timeout.has_value()]() mutable {
         return pprocess::start(
-            [](Channel& channel, F& body, std::shared_ptr<std::vector<E>>& all,
-               std::shared_ptr<detail::batch_board>& on, bool timing) {
-              detail::serve_batches<T>(channel, body, *all,
-                                       (*on)[on->next_slot], timing);
+            [](Channel& channel, F& body, std::shared_ptr<std::vector<E>>& on,
+               std::size_t from, std::size_t n,
+               std::shared_ptr<detail::batch_board>& slots, bool timing) {
+              detail::serve_batches<T>(channel, body,
+                                       std::span<E>(on->data() + from, n),
+                                       (*slots)[slots->next_slot], timing);
             },
-            fn, shared, board, timed);
+            fn, all, first, count, board, timed);
       });
   add_job(std::move(job));
 }

@@ -83,7 +83,7 @@ std::size_t piece_bytes() {
 /// What every rank tells the others as the session starts.
 struct rank_facts {
   char build_id[96];
-  char host[160];
+  char host[256];
   std::uint64_t processors;
   std::uint64_t online;
 };

@@ -13,6 +13,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -64,6 +65,18 @@ class local_map : public pprocess::Map<T> {
   using pprocess::Map<T>::failed;
   using pprocess::Map<T>::error_of;
   using pprocess::Map<T>::value_run;
+
+  /// Starts `fn(element)` for elements [first, first + count) of `all`
+  /// (shared with the pool processes, not copied).
+  template <class F, class E>
+  void run_part(const F& fn, const std::shared_ptr<std::vector<E>>& all,
+                std::size_t first, std::size_t count) {
+    if constexpr (pprocess::detail::batchable<T>) {
+      this->template start_batches<T>(F(fn), all, first, count);
+    } else {
+      (*this)(fn, std::span<E>(all->data() + first, count));
+    }
+  }
 };
 
 /// A hash of the strings that name a call (kind, types, sizes): what every
@@ -284,10 +297,10 @@ class pmap_call final : public shared_call<T> {
             std::vector<E> elements, std::size_t first_task)
       : shared_call<T>(core, options, sink),
         fn_(std::move(fn)),
-        elements_(std::move(elements)),
+        elements_(std::make_shared<std::vector<E>>(std::move(elements))),
         first_task_(first_task),
-        missing_(elements_.size()) {
-    const std::string count = std::to_string(elements_.size());
+        missing_(elements_->size()) {
+    const std::string count = std::to_string(elements_->size());
     this->signature = signature_of(
         {"pmap", typeid(F).name(), typeid(T).name(), typeid(E).name(), count});
     this->description =
@@ -298,7 +311,7 @@ class pmap_call final : public shared_call<T> {
 
   std::optional<piece> next_piece(std::size_t room, std::size_t capacity,
                                   std::size_t total) override {
-    const std::size_t remaining = elements_.size() - handed_out_;
+    const std::size_t remaining = elements_->size() - handed_out_;
     if (remaining == 0 || room < capacity) {
       return std::nullopt;
     }
@@ -322,7 +335,7 @@ class pmap_call final : public shared_call<T> {
   void run(const piece& p) override {
     auto& local = this->local();
     const std::size_t local_first = local.size();
-    local(fn_, std::span<E>(elements_).subspan(p.first, p.last - p.first));
+    local.run_part(fn_, elements_, p.first, p.last - p.first);
     this->started(p, local_first);
   }
 
@@ -350,7 +363,7 @@ class pmap_call final : public shared_call<T> {
   void stored(std::size_t count) override { missing_ -= count; }
 
   F fn_;
-  std::vector<E> elements_;
+  std::shared_ptr<std::vector<E>> elements_;
   std::size_t first_task_;
   std::size_t handed_out_ = 0;
   std::size_t missing_;

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
-// pprocess::mpi, run under mpirun (see tests/CMakeLists.txt: 1, 2 and 3
-// ranks, and the TCP path alone). Every rank runs every test, making the
-// same calls (SPMD); rank 0 checks the results.
+// pprocess::mpi, run under mpirun (see tests/mpi/CMakeLists.txt: 1, 2 and 3
+// ranks, the TCP path alone, and two simulated hosts). Every rank runs every
+// test, making the same calls (SPMD); rank 0 checks the results.
 
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <numeric>
 #include <set>
 #include <string>
@@ -298,6 +300,48 @@ TEST(MpiSession, ARankWaitingForRankZeroSleeps) {
   EXPECT_GT(waited, 0.5);
   EXPECT_LT(used, 0.15 * waited)
       << "CPU " << used << " s in " << waited << " s of waiting";
+}
+
+std::string this_host() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+TEST(MpiSession, RanksOnAsManyHostsAsTheJobHas) {
+  // Set by a test that spreads the ranks over several (simulated) hosts,
+  // mpi.netns; elsewhere they share this one and there is nothing to see.
+  // Every rank reads the same value (mpirun -x), so all skip or none does.
+  const char* expected = std::getenv("PPROCESS_TEST_EXPECT_HOSTS");
+  if (expected == nullptr) {
+    GTEST_SKIP() << "PPROCESS_TEST_EXPECT_HOSTS is not set";
+  }
+  const auto& core = pprocess::mpi::detail::session_access::core(*session);
+  // A task asks its own host: the session's table must name the host where
+  // the rank's processes really run.
+  auto results = pprocess::mpi::pmap(
+      *session,
+      [](int) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return std::pair<int, std::string>(this_rank, this_host());
+      },
+      iota(200), {.limit = 2});
+  EXPECT_EQ(core.host(session->rank()), this_host());
+  if (!session->root()) {
+    return;
+  }
+  std::set<std::string> hosts;
+  for (int r = 0; r < session->size(); ++r) {
+    hosts.insert(core.host(r));
+    std::cout << "rank " << r << " on host " << core.host(r) << '\n';
+  }
+  EXPECT_EQ(hosts.size(), std::stoul(expected));
+  std::set<std::string> task_hosts;
+  for (const auto& [rank, host] : results) {
+    EXPECT_EQ(host, core.host(rank)) << "a task of rank " << rank;
+    task_hosts.insert(host);
+  }
+  EXPECT_EQ(task_hosts, hosts) << "tasks ran on every host";
 }
 
 }  // namespace

@@ -70,3 +70,7 @@ endif()
 # or FetchContent and export targets that depend on it.
 export(EXPORT pprocessTargets NAMESPACE pprocess::
   FILE "${PROJECT_BINARY_DIR}/pprocessTargets.cmake")
+if(PPROCESS_MPI_BUILT)
+  export(EXPORT pprocessMpiTargets NAMESPACE pprocess::
+    FILE "${PROJECT_BINARY_DIR}/pprocessMpiTargets.cmake")
+endif()

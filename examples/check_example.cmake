@@ -1,7 +1,14 @@
 # Runs one example program and checks what it printed.
 #
 #   cmake -DPROGRAM=<path> -DN=<int> -DDELAY=<seconds> -DLIMIT=<int>
-#         -DMODE=<sequential|parallel> -P check_example.cmake
+#         -DMODE=<sequential|parallel> [-DLAUNCHER=<word>|<word>...]
+#         [-DPROCESSES=<int>] -P check_example.cmake
+#
+# LAUNCHER, if given, is the command that runs the program (mpirun and its
+# options, for the MPI twins), its words separated by '|': -D would split a
+# ';'-separated list into several arguments. PROCESSES is the most processes
+# that can run at once over the whole run (for an MPI job: ranks * LIMIT),
+# LIMIT by default.
 #
 # The program must exit with status 0 and print:
 #   - the N x N grid of i*N+j, one row a line, numbers separated by single
@@ -10,8 +17,8 @@
 #   - a line "Time taken: S", S in seconds, where for a total sequential
 #     time T = N*N*DELAY:
 #       sequential:  S >= 0.9 * T
-#       parallel:    S >= 0.9 * T / LIMIT  (never more than LIMIT at once)
-#                    S <  0.6 * T          (clearly faster than sequential)
+#       parallel:    S >= 0.9 * T / PROCESSES  (never more at once)
+#                    S <  0.6 * T              (clearly faster than sequential)
 #   - no other line twice (text printed before a fork printed again).
 #
 # Times are compared in whole microseconds (see example_output.cmake).
@@ -26,16 +33,22 @@ endforeach()
 if(NOT MODE MATCHES "^(sequential|parallel)$")
   message(FATAL_ERROR "check_example.cmake: MODE must be sequential or parallel, not '${MODE}'")
 endif()
-if(NOT N MATCHES "^[1-9][0-9]*$" OR NOT LIMIT MATCHES "^[1-9][0-9]*$")
-  message(FATAL_ERROR "check_example.cmake: N and LIMIT must be positive integers")
+if(NOT DEFINED PROCESSES OR PROCESSES STREQUAL "")
+  set(PROCESSES ${LIMIT})
 endif()
+if(NOT N MATCHES "^[1-9][0-9]*$" OR NOT LIMIT MATCHES "^[1-9][0-9]*$"
+   OR NOT PROCESSES MATCHES "^[1-9][0-9]*$")
+  message(FATAL_ERROR "check_example.cmake: N, LIMIT and PROCESSES must be positive integers")
+endif()
+string(REPLACE "|" ";" launcher "${LAUNCHER}")
+string(REPLACE "|" " " launcher_text "${LAUNCHER}")
 
 include("${CMAKE_CURRENT_LIST_DIR}/example_output.cmake")
 
 decimal_to_microseconds("${DELAY}" delay_us)
 
 execute_process(
-  COMMAND "${PROGRAM}" --N ${N} --delay ${DELAY} --limit ${LIMIT}
+  COMMAND ${launcher} "${PROGRAM}" --N ${N} --delay ${DELAY} --limit ${LIMIT}
   RESULT_VARIABLE status
   OUTPUT_VARIABLE output
   ERROR_VARIABLE errors
@@ -44,7 +57,7 @@ execute_process(
 # Fails the test with <reason>, after showing what the program printed.
 function(fail reason)
   message(NOTICE
-    "command: ${PROGRAM} --N ${N} --delay ${DELAY} --limit ${LIMIT}\n"
+    "command: ${launcher_text} ${PROGRAM} --N ${N} --delay ${DELAY} --limit ${LIMIT}\n"
     "exit status: ${status}\n"
     "--- stdout ---\n${output}--- stderr ---\n${errors}--- end ---")
   message(FATAL_ERROR "${reason}")
@@ -64,7 +77,7 @@ math(EXPR sequential_us "${N} * ${N} * ${delay_us}")
 math(EXPR taken_x10 "${taken_us} * 10")
 math(EXPR at_least_x10 "${sequential_us} * 9")
 if(MODE STREQUAL "parallel")
-  math(EXPR at_least_x10 "${at_least_x10} / ${LIMIT}")
+  math(EXPR at_least_x10 "${at_least_x10} / ${PROCESSES}")
 endif()
 math(EXPR below_x10 "${sequential_us} * 6")
 
@@ -72,7 +85,7 @@ if(taken_x10 LESS at_least_x10)
   if(MODE STREQUAL "sequential")
     set(why "a sequential run of ${N}x${N} cells of ${DELAY} s cannot take less than 0.9 * ${sequential_us} us")
   else()
-    set(why "with at most ${LIMIT} processes at once, ${N}x${N} cells of ${DELAY} s cannot take less than 0.9 * ${sequential_us} us / ${LIMIT} (more processes than the limit?)")
+    set(why "with at most ${PROCESSES} processes at once, ${N}x${N} cells of ${DELAY} s cannot take less than 0.9 * ${sequential_us} us / ${PROCESSES} (more processes than the limit?)")
   endif()
   fail("example was too fast: ${taken_us} us; ${why}")
 endif()

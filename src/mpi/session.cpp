@@ -254,7 +254,8 @@ void mpi_session::end_root() {
   // Until every rank is ready: results of given-up calls are still taken
   // in (and dropped), so that no rank waits on a send.
   for (unsigned rounds = 0; acks_ < size_ - 1;) {
-    const bool moved = take_messages() | reap_sends();
+    const bool took = take_messages();
+    const bool moved = reap_sends() || took;
     rounds = moved ? 0 : rounds + 1;
     if (!moved) {
       idle(rounds);
@@ -402,7 +403,10 @@ bool mpi_session::hand_out() {
   bool moved = false;
   std::size_t total = 0;
   std::vector<int> order(static_cast<std::size_t>(size_));
-  for (auto& [seq, e] : calls_) {
+  for (auto& entry : calls_) {
+    // (Not a structured binding: lambdas below use it, which clang 14,
+    // the fuzz build's compiler, does not allow.)
+    enlisted& e = entry.second;
     if (e.c->done) {
       continue;
     }

@@ -137,8 +137,13 @@ class shared_call : public call {
   void receive(int rank, const piece& p, std::span<const char> payload,
                std::chrono::nanoseconds elapsed) override {
     piece_results<T> results;
-    if (!pprocess::detail::cereal_decode(payload, results) ||
-        results.values.size() != p.last - p.first) {
+    bool whole = false;
+    try {
+      whole = pprocess::detail::cereal_decode(payload, results) &&
+              results.values.size() == p.last - p.first;
+    } catch (const std::exception&) {  // cereal: the bytes ran out
+    }
+    if (!whole) {
       core_.abort_job("the results of " + description + " from rank " +
                       std::to_string(rank) + " do not decode");
     }

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include <pprocess/detail/result_iterators.hpp>
 #include <pprocess/detail/stable_vector.hpp>
 #include <pprocess/exchange.hpp>
 #include <pprocess/parallel.hpp>
@@ -70,7 +71,7 @@ class Map : public Exchange {
   /// How many tasks were started so far.
   [[nodiscard]] std::size_t size() const noexcept { return tasks_started(); }
 
-  class iterator;
+  using iterator = detail::index_iterator<Map, T>;
 
   /// Input iteration over the results in start order, waiting per element;
   /// end() is the position after the tasks started so far.
@@ -226,38 +227,6 @@ class Map : public Exchange {
   detail::stable_vector<state> states_;
   std::unordered_map<std::size_t, std::exception_ptr> errors_;
   detail::batch<T> incoming_;  // decoded batches, its buffers reused
-};
-
-template <class T>
-class Map<T>::iterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = T;
-  using difference_type = std::ptrdiff_t;
-  using reference = const T&;
-  using pointer = const T*;
-
-  iterator() = default;
-  iterator(Map* map, std::size_t index) : map_(map), index_(index) {}
-
-  reference operator*() const { return (*map_)[index_]; }
-  pointer operator->() const { return &(*map_)[index_]; }
-  iterator& operator++() {
-    ++index_;
-    return *this;
-  }
-  iterator operator++(int) {
-    iterator before = *this;
-    ++index_;
-    return before;
-  }
-  friend bool operator==(const iterator& a, const iterator& b) {
-    return a.index_ == b.index_;
-  }
-
- private:
-  Map* map_ = nullptr;
-  std::size_t index_ = 0;
 };
 
 template <class T>

@@ -20,6 +20,7 @@
 #include <utility>
 #include <variant>
 
+#include <pprocess/detail/result_iterators.hpp>
 #include <pprocess/exchange.hpp>
 #include <pprocess/parallel.hpp>
 
@@ -50,8 +51,8 @@ class Queue : public Exchange {
   /// Results received and not consumed yet.
   [[nodiscard]] std::size_t size() const noexcept { return received_.size(); }
 
-  class iterator;
-  struct sentinel {};
+  using iterator = detail::front_iterator<Queue, T>;
+  using sentinel = detail::front_sentinel;
 
   /// Input iteration in arrival order; ends when nothing runs or waits and
   /// every received value was consumed.
@@ -71,58 +72,20 @@ class Queue : public Exchange {
   }
 
  private:
+  friend iterator;
+  static constexpr const char* name = "Queue";
+
   /// Waits until a result is at the front or nothing more can come; throws
   /// (and drops) a failure at the front. True when a value is there.
   bool fill() {
     while (received_.empty() && unfinished()) {
       store();
     }
-    if (received_.empty()) {
-      return false;
-    }
-    if (auto* error = std::get_if<std::exception_ptr>(&received_.front())) {
-      const std::exception_ptr failure = *error;
-      received_.pop_front();
-      std::rethrow_exception(failure);
-    }
-    return true;
+    return detail::value_at_front(received_);
   }
+  detail::arrivals<T>& arrivals() noexcept { return received_; }
 
-  std::deque<std::variant<T, std::exception_ptr>> received_;
-};
-
-template <class T>
-class Queue<T>::iterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = T;
-  using difference_type = std::ptrdiff_t;
-  using reference = T&;
-
-  iterator() = default;
-  explicit iterator(Queue* queue) : queue_(queue) {}
-
-  /// The value at the front, waiting for it; valid until the iterator
-  /// moves on.
-  /// @throws RemoteError, ProcessError the failure of the task at the front
-  /// @throws Error nothing more can arrive (dereferencing the end)
-  reference operator*() const {
-    if (!queue_->fill()) {
-      throw Error("Queue: dereferencing the end (nothing more can arrive)");
-    }
-    return std::get<T>(queue_->received_.front());
-  }
-  iterator& operator++() {
-    queue_->received_.pop_front();
-    return *this;
-  }
-  void operator++(int) { ++*this; }
-  friend bool operator==(const iterator& it, sentinel) { return it.at_end(); }
-
- private:
-  [[nodiscard]] bool at_end() const { return !queue_->fill(); }
-
-  Queue* queue_ = nullptr;
+  detail::arrivals<T> received_;
 };
 
 template <class T>

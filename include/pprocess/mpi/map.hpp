@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include <pprocess/detail/result_iterators.hpp>
 #include <pprocess/detail/stable_vector.hpp>
 #include <pprocess/map.hpp>
 #include <pprocess/mpi/detail/calls.hpp>
@@ -183,7 +184,7 @@ class Map {
   /// How many tasks were started so far (the same on every rank).
   [[nodiscard]] std::size_t size() const noexcept { return table_->tasks; }
 
-  class iterator;
+  using iterator = pprocess::detail::index_iterator<Map, T>;
 
   /// Rank 0: iteration in start order, waiting per element. Another rank
   /// serves rank 0 until it is done, and then has nothing to iterate.
@@ -223,38 +224,6 @@ class Map {
   bool root_;
   Options options_;
   std::shared_ptr<detail::result_table<T>> table_;
-};
-
-template <class T>
-class Map<T>::iterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = T;
-  using difference_type = std::ptrdiff_t;
-  using reference = const T&;
-  using pointer = const T*;
-
-  iterator() = default;
-  iterator(Map* map, std::size_t index) : map_(map), index_(index) {}
-
-  reference operator*() const { return (*map_)[index_]; }
-  pointer operator->() const { return &(*map_)[index_]; }
-  iterator& operator++() {
-    ++index_;
-    return *this;
-  }
-  iterator operator++(int) {
-    iterator before = *this;
-    ++index_;
-    return before;
-  }
-  friend bool operator==(const iterator& a, const iterator& b) {
-    return a.index_ == b.index_;
-  }
-
- private:
-  Map* map_ = nullptr;
-  std::size_t index_ = 0;
 };
 
 /// Collective: runs `fn(element)` for each element of `sequence` over every

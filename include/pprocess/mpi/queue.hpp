@@ -48,7 +48,7 @@ class arrival_queue final : public result_sink<T> {
   /// Calls made whose results have not arrived yet.
   [[nodiscard]] bool unfinished() const noexcept { return stored < tasks; }
 
-  std::deque<std::variant<T, std::exception_ptr>> received;
+  pprocess::detail::arrivals<T> received;
   std::vector<std::shared_ptr<call>> calls;
   std::size_t tasks = 0;   // calls made (the same on every rank)
   std::size_t stored = 0;  // results that arrived
@@ -105,8 +105,8 @@ class Queue {
     return state_->received.size();
   }
 
-  class iterator;
-  struct sentinel {};
+  using iterator = pprocess::detail::front_iterator<Queue, T>;
+  using sentinel = pprocess::detail::front_sentinel;
 
   /// Rank 0: iteration in arrival order; ends when every call made so far
   /// has delivered and every result was consumed. Another rank serves rank
@@ -129,8 +129,12 @@ class Queue {
     return options;
   }
 
-  /// Waits until a result is at the front or nothing more can come; throws
-  /// (and drops) a failure at the front. True when a value is there.
+  friend iterator;
+  static constexpr const char* name = "mpi::Queue";
+
+  /// Rank 0: waits until a result is at the front or nothing more can
+  /// come; throws (and drops) a failure at the front. True when a value is
+  /// there. Other ranks have none.
   bool fill() {
     if (core_->rank() != 0) {
       return false;
@@ -140,15 +144,10 @@ class Queue {
       core_->serve_until(
           [&] { return !received.empty() || !state_->unfinished(); });
     }
-    if (received.empty()) {
-      return false;
-    }
-    if (auto* error = std::get_if<std::exception_ptr>(&received.front())) {
-      const std::exception_ptr failure = *error;
-      received.pop_front();
-      std::rethrow_exception(failure);
-    }
-    return true;
+    return pprocess::detail::value_at_front(received);
+  }
+  pprocess::detail::arrivals<T>& arrivals() noexcept {
+    return state_->received;
   }
 
   void release() noexcept {
@@ -160,41 +159,6 @@ class Queue {
   detail::session_core* core_;
   Options options_;
   std::shared_ptr<detail::arrival_queue<T>> state_;
-};
-
-template <class T>
-class Queue<T>::iterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = T;
-  using difference_type = std::ptrdiff_t;
-  using reference = T&;
-
-  iterator() = default;
-  explicit iterator(Queue* queue) : queue_(queue) {}
-
-  /// The value at the front, waiting for it; valid until the iterator
-  /// moves on.
-  /// @throws RemoteError, ProcessError the failure of the task at the front
-  /// @throws Error nothing more can arrive (dereferencing the end)
-  reference operator*() const {
-    if (!queue_->fill()) {
-      throw Error(
-          "mpi::Queue: dereferencing the end (nothing more can arrive)");
-    }
-    return std::get<T>(queue_->state_->received.front());
-  }
-  iterator& operator++() {
-    queue_->state_->received.pop_front();
-    return *this;
-  }
-  void operator++(int) { ++*this; }
-  friend bool operator==(const iterator& it, sentinel) { return it.at_end(); }
-
- private:
-  [[nodiscard]] bool at_end() const { return !queue_->fill(); }
-
-  Queue* queue_ = nullptr;
 };
 
 }  // namespace pprocess::mpi

@@ -87,6 +87,22 @@ void Exchange::feed_batches(exchange_entry& worker) {
     if (!job.returned.empty()) {
       range = job.returned.front();
       job.returned.pop_front();
+    } else if (job.next == job.count) {
+      // A job in parts: from the first part released, sized as below.
+      auto& part = job.released.front();
+      std::size_t size = job.fixed_chunk.value_or(job.chunk);
+      if (!job.fixed_chunk) {
+        size =
+            std::min(size, std::max<std::size_t>(1, (part.second - part.first) /
+                                                        (2 * *options_.limit)));
+      }
+      size = std::clamp<std::size_t>(
+          size, 1, std::min(job.max_chunk, part.second - part.first));
+      range = {part.first, part.first + size};
+      part.first += size;
+      if (part.first == part.second) {
+        job.released.pop_front();
+      }
     } else {
       std::size_t size = job.fixed_chunk.value_or(job.chunk);
       if (!job.fixed_chunk) {
@@ -109,8 +125,31 @@ void Exchange::feed_batches(exchange_entry& worker) {
     worker.batches.push_back(
         {range.first, range.second, std::chrono::steady_clock::now()});
   }
-  if (worker.batches.empty() && (worker.draining || !job.pending())) {
+  if (worker.batches.empty() &&
+      (worker.draining || (!job.pending() && !job.held))) {
     retire(worker);  // the job needs it no more (or it died)
+  }
+}
+
+void Exchange::release_part(std::size_t j, std::size_t first,
+                            std::size_t last) {
+  if (first < last) {
+    jobs_[j].released.emplace_back(first, last);
+    schedule();
+  }
+}
+
+void Exchange::end_parts(std::size_t j) {
+  jobs_[j].held = false;
+  // Its idle processes are retired now; busy ones after their last range.
+  std::vector<exchange_entry*> idle;
+  for (auto& entry : active_) {
+    if (entry->job == j && entry->batches.empty()) {
+      idle.push_back(entry.get());
+    }
+  }
+  for (exchange_entry* worker : idle) {
+    feed_batches(*worker);
   }
 }
 
@@ -235,6 +274,10 @@ void Exchange::fail_job(std::size_t j, const std::exception_ptr& error) {
     fail(first, last);
   }
   job.returned.clear();
+  for (const auto& [first, last] : job.released) {
+    fail(first, last);
+  }
+  job.released.clear();
   fail(job.next, job.count);
   job.next = job.count;
 }

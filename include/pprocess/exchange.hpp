@@ -110,8 +110,14 @@ struct batch_job {
   // "held up" means (see Exchange::reassign_stalled).
   std::chrono::nanoseconds element_time{};
 
+  // A job whose elements are handed over in parts (Exchange::start_parts):
+  // the parts released and not handed out yet, and whether more may come
+  // (its processes then wait for them instead of ending).
+  std::deque<std::pair<std::size_t, std::size_t>> released{};
+  bool held = false;
+
   [[nodiscard]] bool pending() const noexcept {
-    return !returned.empty() || next < count;
+    return !returned.empty() || next < count || !released.empty();
   }
 };
 
@@ -340,12 +346,19 @@ class Exchange {
   /// tasks batch_of() names.
   template <class T, class F, class E>
   void start_batches(F fn, std::vector<E> elements);
-  /// The same for elements [first, first + count) of `all`, which the pool
-  /// processes read from their copy of this memory: a layer that runs a
-  /// sequence in parts (pprocess::mpi) copies it once, not once per part.
+  /// The same for every element of `all`, handed over in parts: nothing
+  /// runs until release_part() hands over a range of elements, and the
+  /// pool, forked once, waits for the next part until end_parts(). Element
+  /// i is task `first + i`, `first` being tasks_started() before the call.
+  /// A layer that runs a sequence a part at a time (pprocess::mpi) uses
+  /// it. Returns the job, for release_part and end_parts.
   template <class T, class F, class E>
-  void start_batches(F fn, std::shared_ptr<std::vector<E>> all,
-                     std::size_t first, std::size_t count);
+  std::size_t start_parts(F fn, std::shared_ptr<std::vector<E>> all);
+  /// Elements [first, last) of a job of start_parts() may run.
+  void release_part(std::size_t job, std::size_t first, std::size_t last);
+  /// No more parts: the job's processes end once the parts released are
+  /// done.
+  void end_parts(std::size_t job);
 
   /// The batch that arrives next on a pmap pool process's channel.
   struct batch_place {
@@ -387,6 +400,9 @@ class Exchange {
   [[nodiscard]] bool is_active(const detail::exchange_entry& entry) const;
   bool feed(detail::exchange_entry& worker);
   void feed_workers(std::size_t in_flight);
+  template <class T, class F, class E>
+  std::size_t add_batch_job(F fn, std::shared_ptr<std::vector<E>> all,
+                            bool in_parts);
   void add_job(detail::batch_job job);
   void schedule_jobs();
   void fail_job(std::size_t job, const std::exception_ptr& error);
@@ -481,42 +497,46 @@ auto Exchange::manage(F&& fn) {
 
 template <class T, class F, class E>
 void Exchange::start_batches(F fn, std::vector<E> elements) {
-  const std::size_t count = elements.size();
-  start_batches<T>(std::move(fn),
-                   std::make_shared<std::vector<E>>(std::move(elements)), 0,
-                   count);
+  if (!elements.empty()) {
+    add_batch_job<T>(std::move(fn),
+                     std::make_shared<std::vector<E>>(std::move(elements)),
+                     false);
+  }
 }
 
 template <class T, class F, class E>
-void Exchange::start_batches(F fn, std::shared_ptr<std::vector<E>> all,
-                             std::size_t first, std::size_t count) {
+std::size_t Exchange::start_parts(F fn, std::shared_ptr<std::vector<E>> all) {
+  return add_batch_job<T>(std::move(fn), std::move(all), true);
+}
+
+template <class T, class F, class E>
+std::size_t Exchange::add_batch_job(F fn, std::shared_ptr<std::vector<E>> all,
+                                    bool in_parts) {
   check_owner("start");
   detail::batch_job job;
   job.first_task = next_task_;
-  job.count = count;
+  job.count = all->size();
+  job.next = in_parts ? job.count : 0;  // in parts: none until released
+  job.held = in_parts;
   job.fixed_chunk = options_.chunksize;
   job.max_chunk = detail::max_batch<T>;
   next_task_ += job.count;
-  if (job.count == 0) {
-    return;
-  }
   // The pool processes read the elements from their own copy of this
   // memory: ranges are all that is sent to them.
   job.board = std::make_shared<detail::batch_board>(*options_.limit);
   job.spawn = detail::deferred_start(
-      [fn = std::move(fn), all = std::move(all), first, count,
-       board = job.board, timed = options_.timeout.has_value()]() mutable {
+      [fn = std::move(fn), all = std::move(all), board = job.board,
+       timed = options_.timeout.has_value()]() mutable {
         return pprocess::start(
             [](Channel& channel, F& body, std::shared_ptr<std::vector<E>>& on,
-               std::size_t from, std::size_t n,
                std::shared_ptr<detail::batch_board>& slots, bool timing) {
-              detail::serve_batches<T>(channel, body,
-                                       std::span<E>(on->data() + from, n),
+              detail::serve_batches<T>(channel, body, *on,
                                        (*slots)[slots->next_slot], timing);
             },
-            fn, all, first, count, board, timed);
+            fn, all, board, timed);
       });
   add_job(std::move(job));
+  return jobs_.size() - 1;
 }
 
 template <class F, class... Args>

@@ -88,6 +88,18 @@ class Map : public Exchange {
     return index < states_.size() && states_[index] != state::pending;
   }
 
+  /// How many tasks from `index` on, at most `max`, are settled (see
+  /// settled()), counted a run of storage at a time.
+  [[nodiscard]] std::size_t settled_count(std::size_t index,
+                                          std::size_t max) noexcept {
+    return count_while(index, max, [](state s) { return s != state::pending; });
+  }
+  /// How many tasks from `index` on, at most `max`, have a value.
+  [[nodiscard]] std::size_t value_count(std::size_t index,
+                                        std::size_t max) noexcept {
+    return count_while(index, max, [](state s) { return s == state::value; });
+  }
+
   /// Whether settled task `index` failed; its error is then error_of().
   [[nodiscard]] bool failed(std::size_t index) const noexcept {
     return states_[index] == state::error;
@@ -116,6 +128,24 @@ class Map : public Exchange {
 
   /// What is known of a task's result.
   enum class state : std::uint8_t { pending = 0, value, error };
+
+  /// How many states from `index` on, at most `max`, pass `test`.
+  template <class Test>
+  std::size_t count_while(std::size_t index, std::size_t max,
+                          Test test) noexcept {
+    const std::size_t end =
+        std::min(index + max, std::max(index, states_.size()));
+    std::size_t at = index;
+    while (at < end) {
+      for (const state s : states_.run(at, end - at)) {
+        if (!test(s)) {
+          return at - index;
+        }
+        ++at;
+      }
+    }
+    return at - index;
+  }
 
   /// Makes room for the results of tasks [0, count).
   void grow_to(std::size_t count) {

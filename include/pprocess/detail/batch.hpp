@@ -65,7 +65,7 @@ inline constexpr std::size_t max_batch<SharedArray<U>> = 253;
 /// Before each element the process says on its `slot` which one it runs
 /// (and, when `timed`, since when).
 template <class T, class F, class E>
-void serve_batches(Channel& channel, F& fn, std::span<E> elements,
+void serve_batches(Channel& channel, F& fn, std::vector<E>& elements,
                    batch_slot& slot, bool timed) {
   batch<T> results;  // its buffers serve every range
   while (const auto range = receive_unless_closed<batch_range>(channel)) {

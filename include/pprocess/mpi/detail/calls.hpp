@@ -65,18 +65,33 @@ class local_map : public pprocess::Map<T> {
   using pprocess::Map<T>::failed;
   using pprocess::Map<T>::error_of;
   using pprocess::Map<T>::value_run;
+  using pprocess::Map<T>::settled_count;
+  using pprocess::Map<T>::value_count;
 
-  /// Starts `fn(element)` for elements [first, first + count) of `all`
-  /// (shared with the pool processes, not copied).
+  /// Starts `fn(element)` for elements [first, first + count) of `all`;
+  /// returns the local task of element `first`. The pool that computes
+  /// them is forked at the first part and serves every later part of `all`
+  /// (see Exchange::start_parts): a rank is given several parts of a pmap.
   template <class F, class E>
-  void run_part(const F& fn, const std::shared_ptr<std::vector<E>>& all,
-                std::size_t first, std::size_t count) {
+  std::size_t run_part(const F& fn, const std::shared_ptr<std::vector<E>>& all,
+                       std::size_t first, std::size_t count) {
     if constexpr (pprocess::detail::batchable<T>) {
-      this->template start_batches<T>(F(fn), all, first, count);
+      if (!parts_) {
+        parts_first_task_ = this->size();
+        parts_ = this->template start_parts<T>(F(fn), all);
+      }
+      this->release_part(*parts_, first, first + count);
+      return parts_first_task_ + first;
     } else {
+      const std::size_t local_first = this->size();
       (*this)(fn, std::span<E>(all->data() + first, count));
+      return local_first;
     }
   }
+
+ private:
+  std::optional<std::size_t> parts_;  // the job of run_part's parts
+  std::size_t parts_first_task_ = 0;
 };
 
 /// A hash of the strings that name a call (kind, types, sizes): what every
@@ -111,10 +126,8 @@ class shared_call : public call {
     bool moved = false;
     for (auto it = running_.begin(); it != running_.end();) {
       running& r = *it;
-      while (r.settled < r.count &&
-             local_->settled(r.local_first + r.settled)) {
-        ++r.settled;
-      }
+      r.settled +=
+          local_->settled_count(r.local_first + r.settled, r.count - r.settled);
       if (core_.rank() == 0 && r.stored < r.settled) {
         // Rank 0's own results go to the Map as they come, so that reading
         // them overlaps with computing the rest.
@@ -239,10 +252,7 @@ class shared_call : public call {
         continue;
       }
       const std::span<T> run = local_->value_run(at, to - i);
-      std::size_t k = 1;
-      while (k < run.size() && !local_->failed(at + k)) {
-        ++k;
-      }
+      const std::size_t k = local_->value_count(at, run.size());
       values(i, run.first(k));
       i += k;
     }
@@ -338,9 +348,8 @@ class pmap_call final : public shared_call<T> {
   }
 
   void run(const piece& p) override {
-    auto& local = this->local();
-    const std::size_t local_first = local.size();
-    local.run_part(fn_, elements_, p.first, p.last - p.first);
+    const std::size_t local_first =
+        this->local().run_part(fn_, elements_, p.first, p.last - p.first);
     this->started(p, local_first);
   }
 

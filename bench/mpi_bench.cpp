@@ -223,7 +223,7 @@ void throughput(pprocess::mpi::Session& session, report& out) {
             trivial_tasks, seconds);
 }
 
-// --- N = 1: mpi::pmap on one rank next to pprocess::pmap --------------------
+// --- ways of the same work in turn ----------------------------------------
 
 /// Each of `ways` (one run of the same work, returning its time) in turn,
 /// `rounds` times, the first of each round rotating (so that a change in
@@ -259,6 +259,8 @@ double cpu_seconds_self() {
   };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
+
+// --- N = 1: mpi::pmap on one rank next to pprocess::pmap --------------------
 
 template <class E, class F>
 void one_rank_pair(pprocess::mpi::Session& session, report& out,

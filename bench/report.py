@@ -928,9 +928,9 @@ WHY_MISSED = [
      "copying and tearing down page tables and mappings for those forks "
      "(copy_page_range, dup_mmap, ...) took about 32% of each rank's own CPU "
      "samples, page faults 13%, scheduling 11%, pprocess::mpi's own code 3-10%. "
-     "mpi4py's rate grows with its workers (0.75-1.06 M tasks/s with 1, "
-     "0.89-1.69 M with 2 in those runs) while pmap's fell from 2 ranks to 3 "
-     "(10-14 M to 5-10 M tasks/s); over 2 ranks the ratio was 12-16x. The "
+     "mpi4py's rate grows with its workers (0.7-1.1 M tasks/s with 1, "
+     "0.9-2.0 M with 2 in those runs) while pmap's fell from 2 ranks to 3 "
+     "(10-14 M to 5-10 M tasks/s): 4.2-7.4x over 3 ranks, 12-16x over 2. The "
      "library was not changed for this benchmark."),
     ("pprocess::mpi pmap on one rank (-np 1), 1M trivial",
      "On one rank the whole pmap is one piece that rank 0 runs through the same "

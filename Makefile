@@ -44,20 +44,44 @@ demo: deps
 # docs/performance.md and its plots. BENCH_REPETITIONS=1 is quicker, noisier.
 BENCH_REPETITIONS ?= 3
 BENCH_RESULTS = build/bench/results
+# pprocess::mpi's benchmark (built with the component) and its mpi4py peer.
+# mpirun refuses to run as root without both variables. --bind-to none: the
+# default binding would give each rank one core. mpi4py is Debian's
+# python3-mpi4py, installed for the system Python only.
+MPI_BENCH = build/bench/bench/mpi_bench
+MPIRUN ?= mpirun
+MPIRUN_BENCH = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+  $(MPIRUN) --oversubscribe --bind-to none
+MPI4PY_PYTHON ?= /usr/bin/python3
 # The raw limits, pprocess and the Python peers take turns, one repetition
-# each, so that a change in the machine's load falls on all of them alike.
+# each, so that a change in the machine's load falls on all of them alike;
+# then pprocess::mpi over 1, 2 and 3 ranks, each next to mpi4py on the same
+# mpirun line.
 bench: deps
 	rm -rf $(BENCH_RESULTS)
 	mkdir -p $(BENCH_RESULTS)
 	date +%s > $(BENCH_RESULTS)/started
 	cmake --preset bench
 	cmake --build --preset bench -j $(JOBS)
+	@if [ -x $(MPI_BENCH) ] && ! $(MPI4PY_PYTHON) -c 'import mpi4py.futures' 2>/dev/null; then \
+	  echo "make bench: no mpi4py for $(MPI4PY_PYTHON): pprocess::mpi runs without its peer"; \
+	fi
 	for rep in $$(seq $(BENCH_REPETITIONS)); do \
 	  for topic in raw pprocess; do \
 	    build/bench/bench/$${topic}_bench --benchmark_out_format=json \
 	      --benchmark_out=$(BENCH_RESULTS)/$$topic-$$rep.json || exit 1; \
 	  done; \
 	  python3 bench/peers.py --reps 1 --out $(BENCH_RESULTS)/peers-$$rep.json || exit 1; \
+	  if [ -x $(MPI_BENCH) ]; then \
+	    for np in 1 2 3; do \
+	      $(MPIRUN_BENCH) -np $$np $(MPI_BENCH) \
+	        --out $(BENCH_RESULTS)/mpi-np$$np-$$rep.json || exit 1; \
+	      if [ $$np -gt 1 ] && $(MPI4PY_PYTHON) -c 'import mpi4py.futures' 2>/dev/null; then \
+	        $(MPIRUN_BENCH) -np $$np $(MPI4PY_PYTHON) -m mpi4py.futures \
+	          bench/mpi4py_peer.py --out $(BENCH_RESULTS)/mpi4py-np$$np-$$rep.json || exit 1; \
+	      fi; \
+	    done; \
+	  fi; \
 	done
 	python3 bench/report.py $(BENCH_RESULTS) docs/performance.md
 

@@ -4,8 +4,10 @@
 
 Reads the Google Benchmark JSON files (raw-N.json, pprocess-N.json) and
 peers.py's JSON (peers-N.json) in RESULTS, one of each per round of `make
-bench`, computes the ratios of the performance targets, and writes the page,
-plus two PNG plots drawn with gnuplot:
+bench`, and, when pprocess::mpi was built, the JSON of mpi_bench and
+mpi4py_peer.py under mpirun (mpi-npR-N.json, mpi4py-npR-N.json: R ranks);
+computes the ratios of the performance targets, and writes the page, plus
+two PNG plots drawn with gnuplot:
 
     bench/report.py build/bench/results docs/performance.md
 
@@ -78,6 +80,28 @@ class Results:
             self.peers = self.peers or peers
             for name, entry in peers.get("results", {}).items():
                 self._offer("python/" + name, entry)
+        # pprocess::mpi (mpi_bench) and mpi4py.futures under mpirun: timed
+        # runs by name ("mpi/...", "mpi4py/..."), the per-round ratios of
+        # the work done in turn in one job, and the idle rank's CPU share.
+        self.mpi_rounds = {}  # name -> ratios of every round of every job
+        self.mpi_idle = {}  # name -> CPU shares of a core
+        self.mpi_self_cpu = {}  # name -> the process's own CPU seconds per run
+        self.mpi_info = {}  # the MPI library, mpi4py's version
+        for stem in ("mpi", "mpi4py"):
+            for path in self._files(stem):
+                data = json.loads(path.read_text())
+                for key in ("mpi", "mpi4py", "python"):
+                    if key in data:
+                        self.mpi_info.setdefault(f"{stem}:{key}", data[key])
+                for name, entry in data.get("results", {}).items():
+                    self._offer(name, entry)
+                for name, values in data.get("paired", {}).items():
+                    self.mpi_rounds.setdefault(name, []).extend(values)
+                for name, values in data.get("idle_cpu", {}).items():
+                    self.mpi_idle.setdefault(name, []).extend(values)
+                for name, values in data.get("self_cpu_seconds", {}).items():
+                    self.mpi_self_cpu.setdefault(name, []).extend(values)
+        self.has_mpi = bool(self._files("mpi"))
 
     def _files(self, stem):
         """The files of `stem`, one per round (or one for all rounds)."""
@@ -144,6 +168,14 @@ def fmt_gbs(bytes_per_second):
 
 def fmt_ratio(value):
     return "–" if value is None else f"{value:.2f} ×"
+
+
+def fmt_measured(value, target):
+    """A target row's value in the unit of its target (a ratio, or a share
+    in percent)."""
+    if value is None:
+        return "–"
+    return f"{value:.1f} %" if target.rstrip().endswith("%") else fmt_ratio(value)
 
 
 # --- what was measured ----------------------------------------------------------
@@ -243,6 +275,68 @@ def paired_ratio(results, name):
     return median, f"both in turn in one process: the median of {len(rounds)} round(s) ({spread})"
 
 
+def median_of(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def mpi_paired_ratio(results, name):
+    """The median of the per-round ratios of two ways of the same work done
+    in turn in one mpirun job (which goes first changing each round), over
+    every round of every job."""
+    rounds = sorted(results.mpi_rounds.get(name, []))
+    if not rounds:
+        return None, f"{name}: not measured"
+    quarter = len(rounds) // 4
+    spread = (f"; the middle half of the rounds {rounds[quarter]:.2f}–"
+              f"{rounds[len(rounds) - 1 - quarter]:.2f} ×" if len(rounds) >= 4 else
+              " (" + ", ".join(f"{r:.2f}" for r in rounds) + ")")
+    return median_of(rounds), (f"in turn in one mpirun job, which goes first changing "
+                               f"each round: the median of {len(rounds)} rounds{spread}")
+
+
+def mpi_targets(results, add):
+    """The target rows of pprocess::mpi (see mpi_bench.cpp), added with
+    `add` as in targets()."""
+    for ranks in (3, 2):
+        ours = f"mpi/pmap_trivial/ranks:{ranks}"
+        peer = f"mpi4py/map_chunksize1000/ranks:{ranks}"
+        value, note = time_ratio(results, peer, ours)
+        if value is not None:
+            note = (f"best runs: {fmt_rate(1 / results.seconds_per_item(ours))} tasks/s "
+                    f"against {fmt_rate(1 / results.seconds_per_item(peer))} tasks/s")
+        add(f"pprocess::mpi pmap of 1M trivial tasks over {ranks} ranks: speed-up over "
+            f"mpi4py MPIPoolExecutor().map(chunksize=1000) on the same mpirun -np {ranks}",
+            value, note, "≥ 10 ×")
+    value, note = mpi_paired_ratio(results, "mpi/cpu_bound_speedup/ranks:2_limit:1")
+    add("pprocess::mpi CPU-bound, 16 tasks of ~60 ms over 2 ranks × limit 1: speed-up over "
+        "the sequential loop in the same program", value, note, "≥ 1.8 ×",
+        raw=mpi_paired_ratio(results, "mpi/cpu_bound_speedup/fork2_by_hand")[0])
+    for workload, what in (("trivial", "1M trivial tasks"),
+                           ("spin_50us", "10k tasks of ~50 µs of arithmetic")):
+        value, note = mpi_paired_ratio(results, f"mpi/one_rank_vs_local/{workload}")
+        local = results.mpi_self_cpu.get(f"mpi/one_rank/local_pmap_{workload}")
+        over_mpi = results.mpi_self_cpu.get(f"mpi/one_rank/mpi_pmap_{workload}")
+        if value is not None and local and over_mpi:
+            note += (f"; the rank's own CPU time per run (its processes' not counted), "
+                     f"median: {1e3 * median_of(over_mpi):.1f} ms through pprocess::mpi "
+                     f"against {1e3 * median_of(local):.1f} ms through pprocess::pmap")
+        add(f"pprocess::mpi pmap on one rank (-np 1), {what}: speed vs pprocess::pmap in "
+            "the same process", value, note, "≥ 0.9 ×")
+    shares = results.mpi_idle.get("mpi/idle_rank_cpu/ranks:2", [])
+    value, note = None, "mpi/idle_rank_cpu/ranks:2: not measured"
+    if shares:
+        value = 100 * median_of(shares)
+        note = ("rank 1's own CPU time (getrusage RUSAGE_SELF, all its threads, not its "
+                "processes) over the wall time it waited, the median of "
+                f"{len(shares)} waits of 3 s (" +
+                ", ".join(f"{100 * s:.1f} %" for s in sorted(shares)) + ")")
+    add("pprocess::mpi idle rank (-np 2): CPU of rank 1 waiting in begin() while rank 0 "
+        "computes alone outside the library, in % of a core", value, note, "≤ 5 %",
+        at_most=True)
+
+
 def largest_pmap(results):
     for size in PMAP_SIZES:
         name = f"pprocess/pmap/tasks:{size}"
@@ -332,6 +426,9 @@ def targets(results):
     value, note = time_ratio(results, "pprocess/cpu_bound/processes:1", "pprocess/cpu_bound/processes:2")
     add("CPU-bound: 2 processes vs 1", value, note, "≥ 1.9 ×",
         raw=time_ratio(results, "raw/cpu_bound/processes:1", "raw/cpu_bound/processes:2")[0])
+
+    if results.has_mpi:
+        mpi_targets(results, add)
     return rows
 
 
@@ -405,7 +502,10 @@ def machine(results, build_dir):
         ("pprocess", f"commit {commit or '?'}" + (" plus uncommitted changes in include/ or src/" if dirty else "")),
         ("Load average (1, 5, 15 min) as each benchmark program started",
          "; ".join(loads) or "?"),
-    ]
+    ] + ([("MPI", f"{results.mpi_info.get('mpi:mpi', '?')}; mpi4py "
+                  f"{results.mpi_info.get('mpi4py:mpi4py', 'not run')} on Python "
+                  f"{results.mpi_info.get('mpi4py:python', '?')}")]
+         if results.has_mpi else [])
 
 
 # --- plots ---------------------------------------------------------------------------
@@ -609,6 +709,58 @@ def advice(results):
     return "\n".join(lines) + "\n"
 
 
+# (name, what) of the pprocess::mpi section's table, in its order.
+MPI_BENCHMARKS = [
+    ("mpi/pmap_trivial/ranks:2", "pprocess::mpi pmap(f, 1M ints) over 2 ranks (each: its processors' worth of processes)"),
+    ("mpi4py/map_chunksize1000/ranks:2", "mpi4py MPIPoolExecutor().map(f, range(1M), chunksize=1000), -np 2 (1 worker)"),
+    ("mpi4py/map_chunksize1/ranks:2", "the same, chunksize=1 (2 000 tasks)"),
+    ("mpi/pmap_trivial/ranks:3", "pprocess::mpi pmap(f, 1M ints) over 3 ranks"),
+    ("mpi4py/map_chunksize1000/ranks:3", "mpi4py MPIPoolExecutor().map(f, range(1M), chunksize=1000), -np 3 (2 workers)"),
+    ("mpi4py/map_chunksize1/ranks:3", "the same, chunksize=1 (2 000 tasks)"),
+    ("mpi/one_rank/local_pmap_trivial", "-np 1: pprocess::pmap(f, 1M ints), in turn with the next"),
+    ("mpi/one_rank/mpi_pmap_trivial", "-np 1: pprocess::mpi pmap(f, 1M ints)"),
+    ("mpi/one_rank/local_pmap_spin_50us", "-np 1: pprocess::pmap over 10k tasks of ~50 µs, in turn with the next"),
+    ("mpi/one_rank/mpi_pmap_spin_50us", "-np 1: pprocess::mpi pmap over the same"),
+    ("mpi/cpu_bound/sequential", "-np 2: 16 tasks of ~60 ms of integer work, a loop on rank 0, in turn with the next"),
+    ("mpi/cpu_bound/ranks:2_limit:1", "-np 2: the same through pprocess::mpi pmap, limit 1 per rank"),
+    ("mpi/cpu_bound/fork2_by_hand", "-np 2: the same on rank 0 in 2 processes forked by hand, 8 tasks each (the ceiling)"),
+]
+
+
+def mpi_section(results):
+    """The pprocess::mpi section: how it was measured, and its numbers."""
+    lines = []
+    if not results.has_mpi:
+        return ("Not measured in this run: pprocess::mpi was not built (MPI not "
+                "found), so `make bench` did not run `mpi_bench`.\n")
+    lines.append(
+        "`mpi_bench` (bench/mpi_bench.cpp) ran under `mpirun -np N --oversubscribe "
+        "--bind-to none` with 1, 2 and 3 ranks, the runs with 2 and 3 each followed by "
+        "`bench/mpi4py_peer.py` under `mpirun -np N ... python3 -m mpi4py.futures` "
+        "with the same N (mpi4py's rank 0 runs the script and computes nothing; the "
+        "other ranks are its workers). All ranks share this machine's processors: more "
+        "ranks bring no more cores here, so the rows over 2 and 3 ranks measure what "
+        "spreading the work costs, not how it scales. Each rank runs its share in as "
+        "many processes as it has processors (`limit` unset) unless said otherwise. "
+        "Items per second count tasks; the best run of every job counts.\n")
+    rows = []
+    for name, what in MPI_BENCHMARKS:
+        seconds = results.seconds_per_item(name)
+        if seconds is None:
+            rows.append((f"`{name}`", what, "–", "–"))
+            continue
+        rows.append((f"`{name}`", what, fmt_us(seconds), fmt_rate(1 / seconds)))
+    lines.append(table(["benchmark", "what", "µs per item", "items/s"], rows))
+    shares = results.mpi_idle.get("mpi/idle_rank_cpu/ranks:2", [])
+    if shares:
+        lines.append(
+            "\nIdle rank: with `-np 2`, rank 0 starts a pmap of 2 elements, then computes "
+            "alone for 3 s in its own code; rank 1 waits for the results in the Map's "
+            "`begin()`. Rank 1's own CPU time over those waits: " +
+            ", ".join(f"{100 * s:.1f} %" for s in shares) + " of a core.")
+    return "\n".join(lines) + "\n"
+
+
 def write_page(results, out, pngs, build_dir, started):
     lines = []
     add = lines.append
@@ -616,8 +768,9 @@ def write_page(results, out, pngs, build_dir, started):
     add("# Performance\n")
     add(f"Generated by `make bench` ({now}) from one run of `bench/`: Google Benchmark "
         "microbenchmarks (`raw_bench`, `pprocess_bench`) and Python's multiprocessing "
-        "(`bench/peers.py`), written up by `bench/report.py`. Do not edit by hand: "
-        "change the benchmarks or the report and run `make bench` again.")
+        "(`bench/peers.py`), and, when pprocess::mpi is built, `mpi_bench` and mpi4py "
+        "(`bench/mpi4py_peer.py`) under mpirun, written up by `bench/report.py`. Do not "
+        "edit by hand: change the benchmarks or the report and run `make bench` again.")
     if started:
         add(f"\nThe whole `make bench` (configure, build, runs, this page) took "
             f"about {started} s.")
@@ -645,7 +798,7 @@ def write_page(results, out, pngs, build_dir, started):
     rows = []
     for what, value, target, ok, note, raw in targets(results):
         verdict = "–" if ok is None else ("PASS" if ok else "MISS")
-        measured = fmt_ratio(value) if value is not None else f"n/a ({note})"
+        measured = fmt_measured(value, target) if value is not None else f"n/a ({note})"
         rows.append((what, measured, target, verdict, fmt_ratio(raw) if raw else ""))
     add(table(["what", "measured", "target", "", "raw limit's ratio"], rows))
     add("")
@@ -683,6 +836,9 @@ def write_page(results, out, pngs, build_dir, started):
         "bound on any copy into new memory, which is what receiving a `std::vector` does; "
         "a `SharedArray` is mapped instead.\n")
 
+    add("## pprocess::mpi\n")
+    add(mpi_section(results))
+
     add("## Fork cost as the creator's heap grows\n")
     add("The creator touches (writes) a heap of the given size first, then runs trivial "
         "tasks a fresh process each, 2 at a time. fork copies the page tables of the "
@@ -714,7 +870,12 @@ def write_page(results, out, pngs, build_dir, started):
         "and `bench/peers.py` (with the `python3` on `PATH`) in turn, "
         "`BENCH_REPETITIONS` rounds (3 by default; JSON in "
         "`build/bench/results/`), so that a change in the machine's load falls "
-        "on all of them alike, then this report; the best round of each "
+        "on all of them alike; when `mpi_bench` was built (pprocess::mpi), each "
+        "round also runs it under `mpirun` with 1, 2 and 3 ranks, the runs with 2 and "
+        "3 each followed by `bench/mpi4py_peer.py` under `mpi4py.futures` on the same "
+        "`mpirun` line "
+        "(`MPI4PY_PYTHON`, `/usr/bin/python3` by default: Debian's python3-mpi4py). "
+        "Then this report; the best round of each "
         "benchmark counts. `BENCH_REPETITIONS=1 make bench` is quicker and "
         "noisier. The machine is "
         "shared: expect some spread between runs, most on the latency and "
@@ -754,6 +915,55 @@ WHY_MISSED = [
      "done: skipping the fflush when no stream holds output (it would need "
      "glibc's private list of streams). This ratio moves a lot between runs "
      "on this shared machine."),
+    ("pprocess::mpi pmap of 1M trivial tasks over",
+     "All ranks share this machine's 2 processors, so more ranks bring no more "
+     "cores: over 3 ranks, 3 rank processes and their 6 pool processes share 2 "
+     "cores, and spreading the work costs more than it gains. Each piece a rank "
+     "is given runs as a new local pmap, which forks a fresh pool of `limit` "
+     "processes (2 here): measured when this row was added, a pmap of 1M tasks "
+     "handed each rank about 7 pieces over 2 ranks and about 11 over 3 "
+     "(sched_process_fork: 335-362 per rank over 16 pmaps at -np 3), and a rank "
+     "is a costly process to fork: about 410 mappings (Open MPI's libraries and "
+     "shared-memory segments), 30 MB resident. In `perf record -g` at -np 3, "
+     "copying and tearing down page tables and mappings for those forks "
+     "(copy_page_range, dup_mmap, ...) took about 32% of each rank's own CPU "
+     "samples, page faults 13%, scheduling 11%, pprocess::mpi's own code 3-10%. "
+     "mpi4py's rate grows with its workers (0.7-1.1 M tasks/s with 1, "
+     "0.9-2.0 M with 2 in those runs) while pmap's fell from 2 ranks to 3 "
+     "(10-14 M to 5-10 M tasks/s): 4.2-7.4x over 3 ranks, 12-16x over 2. The "
+     "library was not changed for this benchmark."),
+    ("pprocess::mpi pmap on one rank (-np 1), 1M trivial",
+     "On one rank the whole pmap is one piece that rank 0 runs through the same "
+     "local pprocess::Map as pprocess::pmap; what differs is the second trip of "
+     "every result, and with 1M trivial elements taking in the results is what "
+     "bounds the run (the rank's own CPU time per run is in the note above). "
+     "Measured when this row was added (`perf record -g`, 20 runs of each, the "
+     "difference in rank 0's own samples): about half of the extra time is "
+     "shared_call::drive (include/pprocess/mpi/detail/calls.hpp) going over the "
+     "local Map's state bytes one element at a time, twice (the settled scan, "
+     "map.hpp:87 through Map::settled, then the failure scan of take_results, "
+     "calls.hpp:225), each lookup through stable_vector's block arithmetic; "
+     "most of the rest is the kernel's work on fresh pages: mpi::Map keeps its "
+     "own result table (4 MB of values and 1 MB of states for 1M ints) beside "
+     "the local Map's, and the elements are copied once more (mpi::Map keeps "
+     "them, and the local Map copies its piece again), about 1.9 k more page "
+     "faults per run (perf stat: 5.6 k against 3.7 k). The extra cost is per "
+     "element, not per call: about 18 ns per element at 100 k, 1M and 4M "
+     "elements, none at 1 000; with elements that do work (the 50 µs row) it "
+     "disappears. The library was not changed for this benchmark."),
+    ("pprocess::mpi pmap on one rank (-np 1), 10k",
+     "Both sides run the same local pool; the rank's own CPU per run (in the "
+     "note) stays within a millisecond or so of pprocess::pmap's, so a miss here "
+     "is the machine's load: compare the middle half of the rounds."),
+    ("pprocess::mpi CPU-bound",
+     "The raw limit's column is the same 16 tasks on rank 0 in 2 processes "
+     "forked by hand, in turn with the other two in the same job: when it too "
+     "is below 1.8x, other programs held the processors during the run."),
+    ("pprocess::mpi idle rank",
+     "A waiting rank polls: a turn of its loop (MPI_Improbe for messages, "
+     "MPI_Testall for sends) and a sleep that doubles up to a millisecond, "
+     "about a thousand wake-ups a second; Open MPI's own threads count too "
+     "(RUSAGE_SELF covers the whole process)."),
     ("reuse = true through manage, one call at a time: speed-up over Pool.apply",
      "This row is the latency twin of the Pool.map(chunksize=1) target, added "
      "here: one call at a time is a round trip, bounded by two wake-ups of the "
@@ -892,7 +1102,7 @@ def main():
 
     for what, value, target, ok, note, _ in targets(results):
         verdict = "n/a " if ok is None else ("PASS" if ok else "MISS")
-        shown = f"{value:6.2f} x" if value is not None else "   n/a  "
+        shown = f"{fmt_measured(value, target):>8}" if value is not None else "   n/a  "
         print(f"{verdict}  {shown}  (target {target})  {what}" + (f"  [{note}]" if note else ""))
     print(f"report.py: wrote {out} and {', '.join(p.name for p in pngs)}")
 

@@ -81,15 +81,9 @@ class Map : public Exchange {
   void store_data(Channel& channel) override;
 
  protected:
-  /// For layers that hand results on as they come (pprocess::mpi): the
-  /// result of task `index` (< size()) is in, a value or an error; never
-  /// waits.
-  [[nodiscard]] bool settled(std::size_t index) const noexcept {
-    return index < states_.size() && states_[index] != state::pending;
-  }
-
-  /// How many tasks from `index` on, at most `max`, are settled (see
-  /// settled()), counted a run of storage at a time.
+  /// For layers that hand results on as they come (pprocess::mpi), never
+  /// waiting: how many tasks from `index` on, at most `max`, have their
+  /// result in (a value or an error), counted a run of storage at a time.
   [[nodiscard]] std::size_t settled_count(std::size_t index,
                                           std::size_t max) noexcept {
     return count_while(index, max, [](state s) { return s != state::pending; });

@@ -61,7 +61,6 @@ template <class T>
 class local_map : public pprocess::Map<T> {
  public:
   using pprocess::Map<T>::Map;
-  using pprocess::Map<T>::settled;
   using pprocess::Map<T>::failed;
   using pprocess::Map<T>::error_of;
   using pprocess::Map<T>::value_run;

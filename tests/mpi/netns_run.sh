@@ -183,6 +183,7 @@ timeout --kill-after=10 "$seconds" \
   --map-by "ppr:$ranks_per_host:node" --bind-to none \
   -np $((2 * ranks_per_host)) \
   -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
+  ${ASAN_OPTIONS:+-x ASAN_OPTIONS} \
   "$@" || status=$?
 if [[ $status -eq 124 || $status -eq 137 ]]; then
   echo "netns_run.sh: the job did not end within $seconds s" >&2

@@ -87,34 +87,25 @@ void Exchange::feed_batches(exchange_entry& worker) {
     if (!job.returned.empty()) {
       range = job.returned.front();
       job.returned.pop_front();
-    } else if (job.next == job.count) {
-      // A job in parts: from the first part released, sized as below.
-      auto& part = job.released.front();
-      std::size_t size = job.fixed_chunk.value_or(job.chunk);
-      if (!job.fixed_chunk) {
-        size =
-            std::min(size, std::max<std::size_t>(1, (part.second - part.first) /
-                                                        (2 * *options_.limit)));
-      }
-      size = std::clamp<std::size_t>(
-          size, 1, std::min(job.max_chunk, part.second - part.first));
-      range = {part.first, part.first + size};
-      part.first += size;
-      if (part.first == part.second) {
-        job.released.pop_front();
-      }
     } else {
+      // New elements: the rest of [next, count), or of the first part
+      // released (a job in parts).
+      const bool in_parts = job.next == job.count;
+      std::size_t& from = in_parts ? job.released.front().first : job.next;
+      const std::size_t to = in_parts ? job.released.front().second : job.count;
       std::size_t size = job.fixed_chunk.value_or(job.chunk);
       if (!job.fixed_chunk) {
         // Near the end, smaller ranges keep every process busy.
-        size =
-            std::min(size, std::max<std::size_t>(1, (job.count - job.next) /
-                                                        (2 * *options_.limit)));
+        size = std::min(size, std::max<std::size_t>(
+                                  1, (to - from) / (2 * *options_.limit)));
       }
-      size = std::clamp<std::size_t>(
-          size, 1, std::min(job.max_chunk, job.count - job.next));
-      range = {job.next, job.next + size};
-      job.next += size;
+      size =
+          std::clamp<std::size_t>(size, 1, std::min(job.max_chunk, to - from));
+      range = {from, from + size};
+      from += size;
+      if (in_parts && from == to) {
+        job.released.pop_front();
+      }
     }
     try {
       worker.channel.send(detail::batch_range{range.first, range.second});
@@ -136,20 +127,6 @@ void Exchange::release_part(std::size_t j, std::size_t first,
   if (first < last) {
     jobs_[j].released.emplace_back(first, last);
     schedule();
-  }
-}
-
-void Exchange::end_parts(std::size_t j) {
-  jobs_[j].held = false;
-  // Its idle processes are retired now; busy ones after their last range.
-  std::vector<exchange_entry*> idle;
-  for (auto& entry : active_) {
-    if (entry->job == j && entry->batches.empty()) {
-      idle.push_back(entry.get());
-    }
-  }
-  for (exchange_entry* worker : idle) {
-    feed_batches(*worker);
   }
 }
 

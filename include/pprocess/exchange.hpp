@@ -111,8 +111,8 @@ struct batch_job {
   std::chrono::nanoseconds element_time{};
 
   // A job whose elements are handed over in parts (Exchange::start_parts):
-  // the parts released and not handed out yet, and whether more may come
-  // (its processes then wait for them instead of ending).
+  // the parts released and not handed out yet; its processes wait for more
+  // instead of ending.
   std::deque<std::pair<std::size_t, std::size_t>> released{};
   bool held = false;
 
@@ -348,17 +348,14 @@ class Exchange {
   void start_batches(F fn, std::vector<E> elements);
   /// The same for every element of `all`, handed over in parts: nothing
   /// runs until release_part() hands over a range of elements, and the
-  /// pool, forked once, waits for the next part until end_parts(). Element
-  /// i is task `first + i`, `first` being tasks_started() before the call.
-  /// A layer that runs a sequence a part at a time (pprocess::mpi) uses
-  /// it. Returns the job, for release_part and end_parts.
+  /// pool, forked once, waits for the next part for as long as the exchange
+  /// lives. Element i is task `first + i`, `first` being tasks_started()
+  /// before the call. A layer that runs a sequence a part at a time
+  /// (pprocess::mpi) uses it. Returns the job, for release_part.
   template <class T, class F, class E>
   std::size_t start_parts(F fn, std::shared_ptr<std::vector<E>> all);
   /// Elements [first, last) of a job of start_parts() may run.
   void release_part(std::size_t job, std::size_t first, std::size_t last);
-  /// No more parts: the job's processes end once the parts released are
-  /// done.
-  void end_parts(std::size_t job);
 
   /// The batch that arrives next on a pmap pool process's channel.
   struct batch_place {

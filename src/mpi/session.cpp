@@ -166,6 +166,7 @@ class mpi_session final : public session_core {
   std::map<std::uint64_t, std::vector<message>> early_;
   std::vector<std::uint64_t> taken_;  // rank 0: units taken on each rank
   std::deque<outgoing> sending_;
+  std::vector<std::shared_ptr<call>> busy_;  // step()'s, between turns empty
   bool ended_ = false;  // other ranks: rank 0 said the session ends
   std::uint64_t rank0_calls_ = 0;
   int acks_ = 0;  // rank 0: ranks ready to end
@@ -363,15 +364,18 @@ bool mpi_session::step() {
   if (rank_ == 0) {
     moved |= hand_out();
   }
-  std::vector<std::shared_ptr<call>> busy;
+  // Listed first: driving a call may end it (and change calls_). The list
+  // is kept, so that a turn allocates nothing.
+  busy_.clear();
   for (auto& [seq, e] : calls_) {
     if (e.c->busy()) {
-      busy.push_back(e.c);
+      busy_.push_back(e.c);
     }
   }
-  for (const auto& c : busy) {
+  for (const auto& c : busy_) {
     moved |= c->drive(std::chrono::milliseconds(0));
   }
+  busy_.clear();
   moved |= take_messages();
   moved |= reap_sends();
   if (rank_ == 0) {

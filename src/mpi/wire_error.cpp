@@ -11,16 +11,12 @@ wire_error to_wire(const std::exception_ptr& error, std::uint64_t offset) {
   wire.offset = offset;
   try {
     std::rethrow_exception(error);
-  } catch (const TimeoutError& e) {
-    wire.kind = wire_error::timeout;
-    wire.timeout_ms = e.timeout().count();
-    wire.what = e.what();
-    wire.pid = e.pid();
-    wire.exit_status = e.exit_status();
-    wire.signal = e.signal();
-    wire.attempts = e.attempts();
   } catch (const ProcessError& e) {
     wire.kind = wire_error::process;
+    if (const auto* timeout = dynamic_cast<const TimeoutError*>(&e)) {
+      wire.kind = wire_error::timeout;
+      wire.timeout_ms = timeout->timeout().count();
+    }
     wire.what = e.what();
     wire.pid = e.pid();
     wire.exit_status = e.exit_status();

@@ -34,6 +34,8 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,6 +49,7 @@
 #include <pprocess/detail/batch.hpp>
 #include <pprocess/detail/deferred_start.hpp>
 #include <pprocess/detail/fifo.hpp>
+#include <pprocess/event.hpp>
 #include <pprocess/parallel.hpp>
 
 namespace pprocess {
@@ -73,6 +76,16 @@ struct Options {
   /// again, up to this many more times; then its error is final. An
   /// exception (RemoteError) is never retried.
   unsigned retries = 0;
+  /// Per-task events (see Event), called in the creator from the calls
+  /// that drive the exchange. An exception it throws comes out of that
+  /// call; no result is lost.
+  std::function<void(const Event&)> on_event{};
+  /// A live progress bar on stderr (plain lines when stderr is not a
+  /// terminal): done/total, rate, elapsed, ETA, failures.
+  bool progress = false;
+  /// pmap / Map(fn, range): keep each finished result in this file; a
+  /// rerun takes them from there (empty: none). See docs/journal.md.
+  std::filesystem::path journal{};
 };
 
 namespace detail {

@@ -162,6 +162,17 @@ void child::detach() noexcept {
   status_.reset();
 }
 
+bool child::ended() const noexcept {
+  if (status_) {
+    return true;
+  }
+  siginfo_t info{};
+  return pid_ > 0 &&
+         ::waitid(P_PID, static_cast<id_t>(pid_), &info,
+                  WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid_;
+}
+
 bool child::try_reap() noexcept {
   if (status_) {
     return true;

@@ -17,6 +17,7 @@
 
 #include "errors.hpp"
 #include "exchange_tuning.hpp"
+#include "task_reporter.hpp"
 #include "this_process.hpp"
 
 namespace pprocess {
@@ -223,6 +224,10 @@ Exchange::Exchange(Options options)
   if (*options_.limit == 0) {
     throw Error("Exchange: limit must be at least 1");
   }
+  if (options_.on_event || options_.progress) {
+    reporter_ = std::make_unique<detail::task_reporter>(options_.on_event,
+                                                        options_.progress);
+  }
   enlist(this);
 }
 
@@ -251,7 +256,8 @@ Exchange::Exchange(Exchange&& other) noexcept
       waiting_(std::move(other.waiting_)),
       pools_(std::move(other.pools_)),
       jobs_(std::move(other.jobs_)),
-      pool_index_(std::move(other.pool_index_)) {
+      pool_index_(std::move(other.pool_index_)),
+      reporter_(std::move(other.reporter_)) {
   enlist(this);
 }
 
@@ -271,6 +277,7 @@ Exchange& Exchange::operator=(Exchange&& other) noexcept {
     pools_ = std::move(other.pools_);
     jobs_ = std::move(other.jobs_);
     pool_index_ = std::move(other.pool_index_);
+    reporter_ = std::move(other.reporter_);
   }
   return *this;
 }
@@ -322,6 +329,9 @@ void Exchange::add_persistent(Channel channel) {
   auto entry = new_entry(std::move(channel), detail::no_pool);
   entry->tasks.push_back({next_task_++});
   entry->persistent = true;
+  if (reporter_) {
+    reporter_->started(entry->tasks.front().task, 1, entry->channel.pid(), 1);
+  }
   active_.push_back(std::move(entry));
 }
 
@@ -329,6 +339,9 @@ void Exchange::add(Channel channel) {
   check_owner("add");
   active_.push_back(new_entry(std::move(channel), detail::no_pool));
   active_.back()->tasks.push_back({next_task_++});
+  if (reporter_) {
+    reporter_->started(next_task_ - 1, 1, active_.back()->channel.pid(), 1);
+  }
 }
 
 void Exchange::add_wait(Channel channel) {
@@ -349,6 +362,7 @@ std::vector<Channel*> Exchange::active() {
 std::vector<Channel*> Exchange::ready(
     std::optional<std::chrono::milliseconds> timeout) {
   check_owner("ready");
+  const driving scope(*this);
   std::vector<pollfd> fds;
   for (auto& entry : active_) {
     fds.push_back({entry->channel.fileno(), POLLIN, 0});
@@ -383,6 +397,9 @@ std::vector<Channel*> Exchange::ready(
     end_process(*entry);  // removes it first; may throw (a failed process)
   }
   schedule();  // the ended processes made room
+  if (reporter_) {
+    reporter_->deliver(tasks_started());
+  }
   return channels;
 }
 
@@ -414,6 +431,13 @@ void Exchange::remove(Channel& channel) {
                          owed[k - 1].attempt});
   }
   const bool delivered = entry.delivered;
+  if (reporter_ && !owed.empty() && !delivered) {
+    reporter_->failed(owed.front().task,
+                      std::make_exception_ptr(Error(
+                          "task " + std::to_string(owed.front().task) +
+                          ": its channel was removed before it delivered")),
+                      context_of(entry));
+  }
   if (options_.autoclose) {
     retire(entry);
   } else {
@@ -443,6 +467,7 @@ std::size_t Exchange::processes() const noexcept {
 
 void Exchange::wait() {
   check_owner("wait");
+  const driving scope(*this);
   while (busy()) {
     retire_idle_worker();
     store();
@@ -451,6 +476,7 @@ void Exchange::wait() {
 
 void Exchange::finish() {
   check_owner("finish");
+  const driving scope(*this);
   while (unfinished()) {
     store();
   }
@@ -511,6 +537,16 @@ void Exchange::task_removed(std::size_t /*task*/) {}
 
 void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
   check_owner("store");
+  const driving scope(*this);
+  store_round(timeout);
+  if (reporter_) {
+    // After the round: its transitions are committed, so a callback that
+    // throws loses nothing (the events after it wait for the next call).
+    reporter_->deliver(tasks_started());
+  }
+}
+
+void Exchange::store_round(std::optional<std::chrono::milliseconds> timeout) {
   schedule();
   using clock = std::chrono::steady_clock;
   const auto deadline = deadline_after(timeout);
@@ -534,17 +570,28 @@ void Exchange::store(std::optional<std::chrono::milliseconds> timeout) {
     if (plan.needs_ticks) {
       wake = std::min(wake, now + reap_poll_interval);
     }
+    const auto redraw_due =
+        reporter_ ? reporter_->next_due() : clock::time_point::max();
+    if (reporter_ && !plan.buffered) {
+      reporter_->waiting(now);
+      wake = std::min(wake, redraw_due);
+    }
     if (poll_until(fds, plan.buffered ? now : wake) > 0 || plan.buffered) {
       break;
     }
     reap_retiring(false);
     const auto after = clock::now();
-    if (after >= deadline || (plan.pidfd_due > after && timeout_due > after)) {
+    const bool redraw = after >= redraw_due;
+    if (redraw) {
+      reporter_->redraw(tasks_started(), after);  // the clock moved on
+    }
+    if (after >= deadline ||
+        (!redraw && plan.pidfd_due > after && timeout_due > after)) {
       schedule();  // a process reaped by its tick makes room
       return;      // the caller's time is up (or a tick to reap by)
     }
-    // A process became old enough to be watched by its pidfd, or a task
-    // ran past its timeout: on waiting.
+    // A process became old enough to be watched by its pidfd, a task ran
+    // past its timeout, or the progress bar was redrawn: on waiting.
   }
   reap_seen(retiring_, fds, retiring_at);
 
@@ -584,15 +631,26 @@ void Exchange::serve(exchange_entry& entry, bool ended) {
         return is_active(entry) &&
                detail::channel_access::frames_taken(entry.channel) != taken;
       };
+      detail::task_context context;
+      if (reporter_) {
+        context = context_of(entry);
+        delivering_ = &context;
+        delivery_reported_ = false;
+      }
       try {
         store_data(entry.channel);
       } catch (...) {
+        delivering_ = nullptr;
         // A value store_data did not take stays for the next store().
         if (consumed()) {
+          if (reporter_) {
+            report_delivery(entry, context, std::current_exception());
+          }
           after_delivery(entry);
         }
         throw;
       }
+      delivering_ = nullptr;
       if (!is_active(entry)) {
         return;  // store_data removed the channel
       }
@@ -602,6 +660,9 @@ void Exchange::serve(exchange_entry& entry, bool ended) {
             "that arrived from process " +
             std::to_string(entry.channel.pid()) +
             ": it must receive it (or remove the channel)");
+      }
+      if (reporter_) {
+        report_delivery(entry, context, nullptr);
       }
       after_delivery(entry);  // may retire the entry
       // A channel that reads ahead may hold further values: take them now,
@@ -628,6 +689,10 @@ void Exchange::after_delivery(exchange_entry& entry) {
     if (!entry.tasks.empty()) {
       entry.tasks.pop_front();
       entry.calls.pop_front();
+      if (reporter_ && !entry.tasks.empty()) {  // the next call begins
+        reporter_->started(entry.tasks.front().task, 1, entry.channel.pid(),
+                           entry.tasks.front().attempt);
+      }
     }
     entry.delivered = false;
     detail::worker_pool& pool = pools_[entry.pool];

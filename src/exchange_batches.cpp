@@ -11,6 +11,7 @@
 #include <pprocess/exchange.hpp>
 
 #include "exchange_tuning.hpp"
+#include "task_reporter.hpp"
 
 namespace pprocess {
 
@@ -115,6 +116,16 @@ void Exchange::feed_batches(exchange_entry& worker) {
     }
     worker.batches.push_back(
         {range.first, range.second, std::chrono::steady_clock::now()});
+    if (reporter_) {
+      unsigned attempt = 1;
+      if (const auto it = job.failures.find(range.first);
+          range.second - range.first == 1 && it != job.failures.end()) {
+        attempt = it->second + 1;
+      }
+      reporter_->started(job.first_task + range.first,
+                         range.second - range.first, worker.channel.pid(),
+                         attempt);
+    }
   }
   if (worker.batches.empty() &&
       (worker.draining || (!job.pending() && !job.held))) {
@@ -145,13 +156,16 @@ void Exchange::batch_delivered(exchange_entry& worker) {
   if (flight.split) {
     const std::size_t size = flight.last - flight.first;
     if (size == 1) {
-      task_ended(
-          job.first_task + flight.first,
+      (void)retry_or_fail(
+          {job.first_task + flight.first},
           std::make_exception_ptr(ChannelError(
               ChannelErrc::too_many_descriptors,
               "pmap: the result of element " + std::to_string(flight.first) +
                   " holds more than 253 SharedArrays")),
-          false, false);
+          false, false, false,
+          {worker.channel.pid(), 1,
+           std::max(flight.sent, worker.last_delivery)},
+          false);
     } else {
       const std::size_t middle = flight.first + size / 2;
       job.returned.emplace_front(middle, flight.last);
@@ -193,6 +207,14 @@ void Exchange::batch_delivered(exchange_entry& worker) {
 void Exchange::batch_process_ended(exchange_entry& worker,
                                    const std::exception_ptr& error) {
   const std::size_t j = worker.job;
+  // The element's own start, where its board tells it.
+  detail::task_context context{worker.channel.pid(), 1, {}};
+  if (reporter_) {
+    context.since = running_since(worker).value_or(
+        worker.batches.empty()
+            ? worker.started
+            : std::max(worker.batches.front().sent, worker.last_delivery));
+  }
   // Which element it ran, as its board says: read before the process's
   // slot can be taken by another.
   const std::optional<std::size_t> running =
@@ -230,8 +252,9 @@ void Exchange::batch_process_ended(exchange_entry& worker,
   }
   unsigned& runs = job.failures[element];
   ++runs;
-  if (retry_or_fail({job.first_task + element, runs}, error, false, false,
-                    true)) {
+  context.attempt = runs;
+  if (retry_or_fail({job.first_task + element, runs}, error, false, false, true,
+                    context, false)) {
     job.returned.emplace_front(element, element + 1);
   } else {
     job.failures.erase(element);
@@ -244,7 +267,8 @@ void Exchange::fail_job(std::size_t j, const std::exception_ptr& error) {
   // job: each element it has not handed out fails with the error.
   const auto fail = [&](std::size_t first, std::size_t last) {
     for (std::size_t i = first; i < last; ++i) {
-      task_ended(job.first_task + i, error, false, false);
+      (void)retry_or_fail({job.first_task + i}, error, false, false, false, {},
+                          false);
     }
   };
   for (const auto& [first, last] : job.returned) {

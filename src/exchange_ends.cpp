@@ -14,6 +14,7 @@
 #include <pprocess/exchange.hpp>
 
 #include "exchange_tuning.hpp"
+#include "task_reporter.hpp"
 
 namespace pprocess {
 namespace {
@@ -70,16 +71,29 @@ std::string describe_ending(std::optional<std::chrono::milliseconds> timeout,
 
 bool Exchange::retry_or_fail(detail::task_ticket ticket,
                              const std::exception_ptr& error, bool clean,
-                             bool delivered, bool can_run_again) {
+                             bool delivered, bool can_run_again,
+                             const detail::task_context& context,
+                             bool succeeded) {
   // A process that died may die for reasons outside the task (a machine
   // short of memory, a kill from outside): run it again, a bounded number
   // of times. An exception is the task's own answer: never. Neither is a
   // channel the exchange did not start (add, create): it has no recipe.
   if (can_run_again && !clean && !delivered &&
       ticket.attempt <= options_.retries && is_process_error(error)) {
+    if (reporter_) {
+      reporter_->retried(ticket.task, stamped(error, ticket), context);
+    }
     return true;
   }
-  task_ended(ticket.task, stamped(error, ticket), clean, delivered);
+  const std::exception_ptr final_error = stamped(error, ticket);
+  if (reporter_) {
+    if (succeeded) {
+      reporter_->finished(ticket.task, 1, context);
+    } else {
+      reporter_->failed(ticket.task, final_error, context);
+    }
+  }
+  task_ended(ticket.task, final_error, clean, delivered);
   return false;
 }
 
@@ -146,6 +160,11 @@ clock::time_point Exchange::enforce_timeouts(clock::time_point now) {
       wake = std::min(wake, due);
       continue;
     }
+    if (process.ended()) {
+      // It ended in time, and the loop (late on a loaded machine) has not
+      // served its end yet: that end, not the clock, says how it went.
+      continue;
+    }
     // Too long: end the process, and take no more work to it. Its end
     // (store() watches its pidfd, which signal() opens) fails the task.
     const std::optional<std::size_t> element = running_element(entry);
@@ -198,6 +217,8 @@ void Exchange::end_process(exchange_entry& entry) {
   }
   const bool clean =
       !persistent && !entry.ending && (!ended || exited_cleanly(status));
+  const detail::task_context context =
+      reporter_ ? context_of(entry) : detail::task_context{};
   if (entry.job != detail::no_pool) {
     batch_process_ended(entry, error);
     return;
@@ -225,12 +246,17 @@ void Exchange::end_process(exchange_entry& entry) {
   const bool delivered = entry.delivered;
   const bool one_value = entry.one_value;
   const std::size_t pool = entry.pool;
+  // A body of the user's, read to its end, is done when it ends well or
+  // sent something; a process of the library's owed a value.
+  const bool succeeded =
+      delivered || (clean && !one_value && pool == detail::no_pool);
   detail::encoded_frame call =
       entry.calls.empty() ? detail::encoded_frame{} : std::move(entry.calls[0]);
   detail::deferred_start recipe = std::move(entry.recipe);
   retire(entry);
   if (retry_or_fail(front, error, clean, delivered,
-                    pool != detail::no_pool || static_cast<bool>(recipe))) {
+                    pool != detail::no_pool || static_cast<bool>(recipe),
+                    context, succeeded)) {
     waiting_.push_front({front.task, pool, std::move(recipe), std::move(call),
                          one_value, front.attempt + 1});
   }

@@ -15,6 +15,7 @@
 #include <pprocess/exchange.hpp>
 
 #include "exchange_tuning.hpp"
+#include "task_reporter.hpp"
 
 namespace pprocess {
 
@@ -195,9 +196,10 @@ bool Exchange::launch_next() {
     }
     // Nothing runs that could give resources back: the task fails with
     // the error, and the rest waits for the next blocking call.
-    const std::size_t task = work.task;
+    const detail::task_ticket ticket{work.task, work.attempt};
     waiting_.pop_front();
-    task_ended(task, std::current_exception(), false, false);
+    (void)retry_or_fail(ticket, std::current_exception(), false, false, false,
+                        {0, ticket.attempt, {}}, false);
     return true;
   }
   short_at_ = 0;  // started: try the whole limit again
@@ -211,6 +213,9 @@ void Exchange::launch(detail::waiting_work& work) {
     exchange_entry& entry = *active_.back();
     entry.tasks.push_back({work.task, work.attempt});
     entry.one_value = work.one_value;
+    if (reporter_) {
+      reporter_->started(work.task, 1, entry.channel.pid(), work.attempt);
+    }
     if (options_.retries > 0) {
       entry.recipe = std::move(work.launch);  // to run it again
     }
@@ -235,6 +240,9 @@ void Exchange::launch(detail::waiting_work& work) {
       worker.tasks.push_back({work.task, work.attempt});
       worker.calls.push_back(std::move(work.call));
       worker.last_delivery = std::chrono::steady_clock::now();  // its start
+      if (reporter_) {
+        reporter_->started(work.task, 1, worker.channel.pid(), work.attempt);
+      }
     }
   }
 }
@@ -251,13 +259,19 @@ bool Exchange::dispatch_calls(exchange_entry& worker,
   } catch (const ChannelError&) {
     return false;
   }
-  if (worker.tasks.empty()) {
+  const bool idle = worker.tasks.empty();
+  if (idle) {
     worker.delivered = false;
     worker.last_delivery = std::chrono::steady_clock::now();  // busy from now
   }
   for (detail::waiting_work* work : calls) {
     worker.tasks.push_back({work->task, work->attempt});
     worker.calls.push_back(std::move(work->call));
+  }
+  if (reporter_ && idle && !worker.tasks.empty()) {
+    // The first runs now; those behind it, as each one before delivers.
+    reporter_->started(worker.tasks.front().task, 1, worker.channel.pid(),
+                       worker.tasks.front().attempt);
   }
   return true;
 }

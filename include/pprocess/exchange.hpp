@@ -90,6 +90,9 @@ struct Options {
 
 namespace detail {
 
+class task_reporter;
+struct task_context;
+
 inline constexpr std::size_t no_pool = static_cast<std::size_t>(-1);
 
 /// A range of a batch job sent to a pool process, as element offsets.
@@ -349,6 +352,43 @@ class Exchange {
   /// had not sent yet can no longer arrive. The default does nothing.
   virtual void task_removed(std::size_t task);
 
+  /// For the owners of results (Map, Queue), as they store what a channel
+  /// brought, so that Options::on_event and progress hear of it: the values
+  /// of tasks [first, first + count) are in (a pmap batch; any other value
+  /// counts once its channel has delivered it) ...
+  void report_values(std::size_t first, std::size_t count) {
+    if (reporter_) {
+      report_delivered(first, count, nullptr);
+    }
+  }
+  /// ... or `task` failed with `error` (its callable threw, its value did
+  /// not decode).
+  void report_error(std::size_t task, const std::exception_ptr& error) {
+    if (reporter_) {
+      report_delivered(task, 1, &error);
+    }
+  }
+
+  /// Held by a blocking call that may loop on store(): when the outermost
+  /// one returns, control goes back to the program (the progress bar may
+  /// have to make way for what it prints).
+  class driving {
+   public:
+    explicit driving(Exchange& exchange) noexcept : exchange_(exchange) {
+      ++exchange_.driving_depth_;
+    }
+    ~driving() {
+      if (--exchange_.driving_depth_ == 0) {
+        exchange_.hand_back();
+      }
+    }
+    driving(const driving&) = delete;
+    driving& operator=(const driving&) = delete;
+
+   private:
+    Exchange& exchange_;
+  };
+
   /// Watches a channel connected to a background process (see
   /// PersistentExchange::connect).
   void add_persistent(Channel channel);
@@ -434,7 +474,17 @@ class Exchange {
   running_since(const detail::exchange_entry& entry) const;
   bool retry_or_fail(detail::task_ticket ticket,
                      const std::exception_ptr& error, bool clean,
-                     bool delivered, bool can_run_again);
+                     bool delivered, bool can_run_again,
+                     const detail::task_context& context, bool succeeded);
+  void store_round(std::optional<std::chrono::milliseconds> timeout);
+  [[nodiscard]] detail::task_context context_of(
+      const detail::exchange_entry& entry) const;
+  void report_delivered(std::size_t first, std::size_t count,
+                        const std::exception_ptr* error);
+  void report_delivery(const detail::exchange_entry& entry,
+                       const detail::task_context& context,
+                       const std::exception_ptr& error);
+  void hand_back() noexcept;
   [[nodiscard]] std::optional<std::size_t> running_element(
       const detail::exchange_entry& worker) const;
   void retire(detail::exchange_entry& entry, bool watch_channel = false);
@@ -468,6 +518,13 @@ class Exchange {
   std::vector<detail::store_event> spare_events_;
   std::vector<std::size_t> spare_pidfd_at_;
   std::vector<std::size_t> spare_retiring_at_;
+  // Options::on_event and progress (none: neither is asked for).
+  std::unique_ptr<detail::task_reporter> reporter_;
+  // While store_data() runs: who sent what it reads, and whether the
+  // owner of the results reported it (report_values, report_error).
+  const detail::task_context* delivering_ = nullptr;
+  bool delivery_reported_ = false;
+  int driving_depth_ = 0;  // blocking calls under way (see driving)
 };
 
 namespace detail {

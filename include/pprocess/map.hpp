@@ -184,12 +184,18 @@ class Map : public Exchange {
                 " results for " + std::to_string(count) + " elements");
       }
       // The failures first: a failed element's value is a placeholder.
+      std::size_t reported = 0;  // the values before it are told of here
       for (auto& [offset, type, what] : incoming_.errors) {
         if (offset < count &&
             (!only_missing || states_[first + offset] == state::pending)) {
           RemoteError error(std::move(type), what);
           detail::error_access::set_task(error, first + offset);
           set_error(first + offset, std::make_exception_ptr(std::move(error)));
+          if (!only_missing && offset >= reported) {
+            report_values(first + reported, offset - reported);
+            reported = offset + 1;
+          }
+          report_error(first + offset, errors_[first + offset]);
         }
       }
       if (only_missing) {
@@ -198,9 +204,13 @@ class Map : public Exchange {
         for (std::size_t i = 0; i < count; ++i) {
           if (states_[first + i] == state::pending) {
             set_value(first + i, std::move(incoming_.values[i]));
+            report_values(first + i, 1);
           }
         }
         return;
+      }
+      if (reported < count) {
+        report_values(first + reported, count - reported);
       }
       // Whole runs at a time: a range lies in at most a few blocks.
       for (std::size_t done = 0; done < count;) {
@@ -222,6 +232,7 @@ class Map : public Exchange {
       for (std::size_t i = 0; i < count; ++i) {
         if (!only_missing || states_[first + i] == state::pending) {
           set_error(first + i, std::current_exception());
+          report_error(first + i, errors_[first + i]);
         }
       }
     }
@@ -266,6 +277,7 @@ void Map<T>::store_data(Channel& channel) {
     set_value(task, channel.template receive<T>());
   } catch (const Error&) {
     set_error(task, detail::current_error_of(task));
+    report_error(task, errors_[task]);
   }
 }
 
@@ -276,12 +288,15 @@ const T& Map<T>::operator[](std::size_t index) {
                 std::to_string(size()));
   }
   grow_to(index + 1);
-  while (states_[index] == state::pending) {
-    if (!unfinished()) {  // nothing runs or waits that could deliver it
-      throw Error("Map: the result of task " + std::to_string(index) +
-                  " can no longer arrive (nothing runs or waits for it)");
+  if (states_[index] == state::pending) {
+    const driving scope(*this);
+    while (states_[index] == state::pending) {
+      if (!unfinished()) {  // nothing runs or waits that could deliver it
+        throw Error("Map: the result of task " + std::to_string(index) +
+                    " can no longer arrive (nothing runs or waits for it)");
+      }
+      store();
     }
-    store();
   }
   if (states_[index] == state::error) {
     std::rethrow_exception(errors_.at(index));

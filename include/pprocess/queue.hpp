@@ -78,8 +78,11 @@ class Queue : public Exchange {
   /// Waits until a result is at the front or nothing more can come; throws
   /// (and drops) a failure at the front. True when a value is there.
   bool fill() {
-    while (received_.empty() && unfinished()) {
-      store();
+    if (received_.empty()) {
+      const driving scope(*this);
+      while (received_.empty() && unfinished()) {
+        store();
+      }
     }
     return detail::value_at_front(received_);
   }
@@ -94,7 +97,9 @@ void Queue<T>::store_data(Channel& channel) {
     received_.emplace_back(std::in_place_index<0>,
                            channel.template receive<T>());
   } catch (const Error&) {
-    received_.emplace_back(detail::current_error_of(task_of(channel)));
+    const std::size_t task = task_of(channel);
+    received_.emplace_back(detail::current_error_of(task));
+    report_error(task, std::get<1>(received_.back()));
   }
 }
 

@@ -68,14 +68,15 @@ inline const char* name(fault f) {
   return "?";
 }
 
-/// The timeout the storms give a task: 500 ms, long enough for any task that
-/// does not hang, even on a loaded machine. Under AddressSanitizer a fork
+/// The timeout the storms give a task: 1 s, long enough for any task that
+/// does not hang, even on a loaded machine (a crash report's first stack
+/// takes up to 800 ms to symbolize there). Under AddressSanitizer a fork
 /// copies the page tables of its shadow memory and a process per task takes
 /// some 20 times longer to start: 2 s there.
 #if defined(__SANITIZE_ADDRESS__)
 inline constexpr std::chrono::milliseconds task_timeout{2000};
 #else
-inline constexpr std::chrono::milliseconds task_timeout{500};
+inline constexpr std::chrono::milliseconds task_timeout{1000};
 #endif
 
 /// splitmix64: a good hash of an index, the same in every process.

@@ -50,6 +50,8 @@ class [[nodiscard]] child {
 
   /// Reaps the process if it has ended; true once it has (status() is set).
   bool try_reap() noexcept;
+  /// Whether the process has ended (reaped or not), without reaping it.
+  [[nodiscard]] bool ended() const noexcept;
 
   /// Waits up to `timeout` for the process to end; true once it has.
   bool wait_for(std::chrono::milliseconds timeout) noexcept;

@@ -276,8 +276,8 @@ class shared_call : public call {
   }
 
   /// The results [from, to) of `r` from the local Map, a run of values at
-  /// a time: `values(offset, run)` moves a run out, `failure(offset, e)`
-  /// takes a failure.
+  /// a time: `values(offset, run)` takes a run (moving it out, unless
+  /// lent), `failure(offset, e)` a failure.
   template <class Values, class Failure>
   void take_results(const running& r, std::size_t from, std::size_t to,
                     Values&& values, Failure&& failure) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <pprocess/exchange.hpp>
 
@@ -138,6 +139,21 @@ void Exchange::release_part(std::size_t j, std::size_t first,
   if (first < last) {
     jobs_[j].released.emplace_back(first, last);
     schedule();
+  }
+}
+
+void Exchange::close_parts(std::size_t j) {
+  jobs_[j].held = false;
+  // feed_batches retires each process with nothing left to run; the others
+  // go after their last range.
+  std::vector<exchange_entry*> workers;
+  for (auto& entry : active_) {
+    if (entry->job == j) {
+      workers.push_back(entry.get());
+    }
+  }
+  for (exchange_entry* worker : workers) {
+    feed_batches(*worker);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <numeric>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -25,6 +26,8 @@
 
 #include <pprocess/mpi.hpp>
 #include <pprocess/pprocess.hpp>
+
+#include "support/test_support.hpp"
 
 namespace {
 
@@ -181,6 +184,64 @@ TEST(MpiPmap, FailuresOfTheLastRankArriveOnRankZeroForTheirTaskOnly) {
   ::munmap(shared, sizeof(std::atomic<int>));
   if (session->root() && last > 0) {
     EXPECT_EQ(kinds.size(), 3U) << "the last rank ran too few tasks";
+  }
+}
+
+TEST(MpiPmap, RankZerosOwnResultsAreReadWhereItsProcessesLeftThem) {
+  // Rank 0's results stay in its local pmap's storage (see
+  // result_table::lend): its failures must still name rank 0, and its
+  // processes end with the call while the results stay.
+  auto results = pprocess::mpi::pmap(
+      *session,
+      [](int x) {
+        if (this_rank == 0 && x % 7 == 3) {
+          throw std::out_of_range("element " + std::to_string(x));
+        }
+        return std::pair<int, int>(x + 1, this_rank);
+      },
+      iota(2000), {.limit = 2});
+  if (!session->root()) {
+    return;
+  }
+  const std::string on_rank0 =
+      "rank 0 (host " +
+      pprocess::mpi::detail::session_access::core(*session).host(0) +
+      "): element ";
+  int failures = 0;
+  for (int x = 0; x < 2000; ++x) {
+    try {
+      const auto& [value, rank] = results[static_cast<std::size_t>(x)];
+      EXPECT_EQ(value, x + 1);
+      EXPECT_TRUE(rank != 0 || x % 7 != 3) << x;
+    } catch (const pprocess::RemoteError& e) {
+      EXPECT_EQ(x % 7, 3);
+      EXPECT_EQ(e.task(), static_cast<std::size_t>(x));
+      EXPECT_EQ(std::string(e.what()), on_rank0 + std::to_string(x));
+      ++failures;
+    }
+  }
+  if (session->size() == 1) {
+    EXPECT_EQ(failures, 286);
+  }
+  EXPECT_FALSE(test_support::has_unreaped_children());
+  EXPECT_THROW((void)results[3], pprocess::RemoteError);
+  EXPECT_EQ(results[1999].first, 2000);
+}
+
+TEST(MpiMap, TwoRangesInOneMap) {
+  pprocess::mpi::Map<int> map(*session, {.limit = 2});
+  map([](int x) { return x + 1; }, iota(3000));
+  map([](int x) { return -x; }, iota(2000));
+  if (session->root()) {
+    ASSERT_EQ(map.size(), 5000U);
+    // Out of order first: the second range, then the first.
+    EXPECT_EQ(map[4999], -1999);
+    EXPECT_EQ(map[0], 1);
+    for (std::size_t i = 0; i < 5000; ++i) {
+      const int expected =
+          i < 3000 ? static_cast<int>(i) + 1 : -static_cast<int>(i - 3000);
+      ASSERT_EQ(map[i], expected) << i;
+    }
   }
 }
 

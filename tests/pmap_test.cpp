@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -31,6 +32,15 @@ int seen_at_the_call = 1;
 struct Point {  // trivially copyable, no cereal serialize
   int x;
   int y;
+};
+
+/// A Map that runs a sequence a part at a time, as pprocess::mpi does.
+class PartsMap : public pprocess::Map<int> {
+ public:
+  using Map::close_parts;
+  using Map::Map;
+  using Map::release_part;
+  using Map::start_parts;
 };
 
 }  // namespace
@@ -222,4 +232,26 @@ TEST(PmapTest, OneHeldUpElementDoesNotHoldBackTheWorkQueuedBehindIt) {
   EXPECT_EQ(squares[10], 100);
   EXPECT_LT(others_ms, 3000.0) << "the others waited for the held-up element";
   EXPECT_GT(test_support::elapsed_ms(t0), 3500.0);
+}
+
+TEST(PmapTest, PartsRunAsReleasedAndClosingEndsTheirProcesses) {
+  test_support::expect_no_descriptor_or_zombie_left([] {
+    PartsMap m({.limit = 2});
+    const std::size_t job = m.start_parts<int>(
+        [](int x) { return x * 3; },
+        std::make_shared<std::vector<int>>(iota_vector(1000)));
+    EXPECT_EQ(m.size(), 1000U);
+    m.release_part(job, 100, 300);
+    m.release_part(job, 0, 100);
+    for (std::size_t i = 0; i < 300; ++i) {
+      ASSERT_EQ(m[i], static_cast<int>(3 * i)) << i;
+    }
+    // Its processes wait for more parts; closed, they end and are reaped,
+    // and the results stay.
+    EXPECT_TRUE(test_support::has_unreaped_children());
+    m.close_parts(job);
+    m.finish();
+    EXPECT_FALSE(test_support::has_unreaped_children());
+    EXPECT_EQ(m[299], 897);
+  });
 }

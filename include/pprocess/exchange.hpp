@@ -409,6 +409,10 @@ class Exchange {
   std::size_t start_parts(F fn, std::shared_ptr<std::vector<E>> all);
   /// Elements [first, last) of a job of start_parts() may run.
   void release_part(std::size_t job, std::size_t first, std::size_t last);
+  /// A job of start_parts() gets no more parts: its processes end once
+  /// they have run the parts released (at once when idle), and finish()
+  /// reaps them. Its results stay.
+  void close_parts(std::size_t job);
 
   /// The batch that arrives next on a pmap pool process's channel.
   struct batch_place {

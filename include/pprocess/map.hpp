@@ -101,6 +101,10 @@ class Map : public Exchange {
   [[nodiscard]] const std::exception_ptr& error_of(std::size_t index) const {
     return errors_.at(index);
   }
+  /// The value of settled task `index`, one that did not fail.
+  [[nodiscard]] const T& value_of(std::size_t index) const noexcept {
+    return values_[index];
+  }
 
   /// The values of the tasks from `index` on that lie together in storage,
   /// at most `max` of them: to be moved out in one go (the Map keeps

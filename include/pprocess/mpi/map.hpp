@@ -13,6 +13,7 @@
 /// results: its blocking calls and its destructor lend the rank's processes
 /// to rank 0 until it is done.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -36,7 +37,9 @@ namespace pprocess::mpi {
 
 namespace detail {
 
-/// Rank 0's results of a Map, by task: a value, an error, or not yet.
+/// Rank 0's results of a Map, by task: a value, an error, or not yet. The
+/// values of rank 0's own pmap pieces stay in its local Map, lent: they are
+/// read there (a copy would cost a pass and fresh pages per result).
 template <class T>
 class result_table final : public result_sink<T> {
  public:
@@ -62,15 +65,45 @@ class result_table final : public result_sink<T> {
     states_[task] = state::error;
   }
 
-  [[nodiscard]] bool settled(std::size_t task) const noexcept {
-    return task < states_.size() && states_[task] != state::pending;
+  bool lend(std::size_t first, std::size_t count,
+            const std::shared_ptr<local_map<T>>& local,
+            std::size_t local_first) override {
+    // Kept in task order: a call's pieces come in order, but another
+    // call's may come in between.
+    const auto at =
+        std::upper_bound(lent_.begin(), lent_.end(), first, starts_after);
+    last_lent_ = static_cast<std::size_t>(at - lent_.begin());
+    lent_.insert(at, {first, count, 0, local, local_first});
+    return true;
+  }
+  void settle(std::size_t first, std::size_t settled) override {
+    lent_at(first)->settled = settled;
+  }
+
+  /// The value of `task` if it is in; null while it is not, or when it
+  /// failed. One look-up: what reading in order costs per element.
+  [[nodiscard]] const T* value_at(std::size_t task) noexcept {
+    switch (own(task)) {
+      case state::value: return &values_[task];
+      case state::error:  // lent tasks' too
+        return nullptr;
+      case state::pending: break;
+    }
+    const lent_run* run = lent_at(task);
+    if (run == nullptr || task - run->first >= run->settled) {
+      return nullptr;
+    }
+    return &run->local->value_of(run->local_first + (task - run->first));
+  }
+  [[nodiscard]] bool settled(std::size_t task) noexcept {
+    return own(task) == state::error || value_at(task) != nullptr;
   }
   /// The value of a settled task, or its error thrown.
-  const T& get(std::size_t task) const {
-    if (states_[task] == state::error) {
-      std::rethrow_exception(errors_.at(task));
+  const T& get(std::size_t task) {
+    if (const T* value = value_at(task)) {
+      return *value;
     }
-    return values_[task];
+    std::rethrow_exception(errors_.at(task));
   }
 
   // Calls made by the Map and not yet given up.
@@ -78,14 +111,56 @@ class result_table final : public result_sink<T> {
   std::size_t tasks = 0;  // started so far (the same on every rank)
 
  private:
+  /// Tasks [first, first + count), read in `local` from `local_first` on.
+  struct lent_run {
+    std::size_t first;
+    std::size_t count;
+    std::size_t settled;  // results in, from the first
+    std::shared_ptr<local_map<T>> local;
+    std::size_t local_first;
+  };
+
+  static bool starts_after(std::size_t task, const lent_run& run) noexcept {
+    return task < run.first;
+  }
+
   void grow_to(std::size_t count) {
     values_.grow_to(count);
     states_.grow_to(count);
   }
 
+  /// What this table's own storage holds of `task`.
+  [[nodiscard]] state own(std::size_t task) const noexcept {
+    return task < states_.size() ? states_[task] : state::pending;
+  }
+
+  static bool holds(const lent_run& run, std::size_t task) noexcept {
+    return task - run.first < run.count;  // task < first wraps around
+  }
+
+  /// The lent run that holds `task`, if any: the one found last (reading
+  /// in order stays there), else found by bisection.
+  lent_run* lent_at(std::size_t task) noexcept {
+    if (!lent_.empty() && holds(lent_[last_lent_], task)) {
+      return &lent_[last_lent_];
+    }
+    return find_lent(task);
+  }
+  lent_run* find_lent(std::size_t task) noexcept {
+    const auto after =
+        std::upper_bound(lent_.begin(), lent_.end(), task, starts_after);
+    if (after == lent_.begin() || !holds(*std::prev(after), task)) {
+      return nullptr;
+    }
+    last_lent_ = static_cast<std::size_t>(after - lent_.begin()) - 1;
+    return &lent_[last_lent_];
+  }
+
   pprocess::detail::stable_vector<T> values_;
   pprocess::detail::stable_vector<state> states_;
   std::unordered_map<std::size_t, std::exception_ptr> errors_;
+  std::vector<lent_run> lent_;
+  std::size_t last_lent_ = 0;  // where lent_at looks first
 };
 
 }  // namespace detail
@@ -164,6 +239,9 @@ class Map {
     if (index >= size()) {
       throw Error("mpi::Map: index " + std::to_string(index) + " ≥ size " +
                   std::to_string(size()));
+    }
+    if (const T* value = table_->value_at(index)) {
+      return *value;  // in already: the common case, one look-up
     }
     if (!table_->settled(index)) {
       core_->serve_until([&] { return table_->settled(index); });

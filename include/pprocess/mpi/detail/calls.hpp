@@ -30,6 +30,9 @@
 
 namespace pprocess::mpi::detail {
 
+template <class T>
+class local_map;
+
 /// Rank 0's end of a call: where its results go, by task index.
 template <class T>
 class result_sink {
@@ -37,6 +40,18 @@ class result_sink {
   /// The values of tasks [first, first + values.size()), moved from.
   virtual void put_values(std::size_t first, std::span<T> values) = 0;
   virtual void put_error(std::size_t task, std::exception_ptr error) = 0;
+
+  /// Rank 0's own results of tasks [first, first + count) will be in
+  /// `local`, from its task `local_first` on. True: the sink reads the
+  /// values there, as settle() says they come in (its errors still come
+  /// through put_error, first); false: they are to be put in.
+  virtual bool lend(std::size_t /*first*/, std::size_t /*count*/,
+                    const std::shared_ptr<local_map<T>>& /*local*/,
+                    std::size_t /*local_first*/) {
+    return false;
+  }
+  /// Of the tasks lent from `first` on, the first `settled` are in.
+  virtual void settle(std::size_t /*first*/, std::size_t /*settled*/) {}
 
  protected:
   ~result_sink() = default;
@@ -66,6 +81,7 @@ class local_map : public pprocess::Map<T> {
   using pprocess::Map<T>::value_run;
   using pprocess::Map<T>::settled_count;
   using pprocess::Map<T>::value_count;
+  using pprocess::Map<T>::value_of;
 
   /// Starts `fn(element)` for elements [first, first + count) of `all`;
   /// returns the local task of element `first`. The pool that computes
@@ -86,6 +102,16 @@ class local_map : public pprocess::Map<T> {
       (*this)(fn, std::span<E>(all->data() + first, count));
       return local_first;
     }
+  }
+
+  /// Ends its processes, which wait for more work (the pool of run_part
+  /// for more parts, kept ones for more calls), once they have run what
+  /// they were given; the results stay.
+  void end_processes() {
+    if (parts_) {
+      this->close_parts(*parts_);
+    }
+    this->finish();
   }
 
  private:
@@ -178,8 +204,14 @@ class shared_call : public call {
 
   void end(std::uint64_t /*made*/) override {
     done = true;
+    if (lent_ && running_.empty()) {
+      // Rank 0's Map reads results in the local Map, which so outlives the
+      // call; its processes end now all the same. (Given up with work
+      // still running, the Map is going away: the local Map goes with it.)
+      local_->end_processes();
+    }
     running_.clear();
-    local_.reset();  // ends its processes
+    local_.reset();  // ends its processes, unless lent
   }
 
  protected:
@@ -194,16 +226,21 @@ class shared_call : public call {
 
   local_map<T>& local() {
     if (!local_) {
-      local_.emplace(options_);
+      local_ = std::make_shared<local_map<T>>(options_);
     }
     return *local_;
   }
 
   /// `p` now runs as the local tasks [local_first, local_first + count).
-  void started(const piece& p, std::size_t local_first) {
-    running_.push_back({p, local_first,
-                        static_cast<std::size_t>(p.last - p.first), 0, 0,
-                        std::chrono::steady_clock::now()});
+  /// `lendable`: its tasks are consecutive ones of the Map too (a pmap's),
+  /// so that rank 0's Map can read their values where they are.
+  void started(const piece& p, std::size_t local_first, bool lendable) {
+    const auto count = static_cast<std::size_t>(p.last - p.first);
+    const bool lent = lendable && sink_ != nullptr &&
+                      sink_->lend(task_of(p.first), count, local_, local_first);
+    lent_ = lent_ || lent;
+    running_.push_back(
+        {p, local_first, count, 0, 0, std::chrono::steady_clock::now(), lent});
   }
 
   session_core& core_;
@@ -217,6 +254,7 @@ class shared_call : public call {
     std::size_t settled;  // results in, from the first
     std::size_t stored;   // rank 0: results stored, from the first
     std::chrono::steady_clock::time_point since;
+    bool lent;  // rank 0: its Map reads the values in the local Map
   };
 
   /// Elements or calls [index, index + values.size()): consecutive tasks
@@ -238,8 +276,8 @@ class shared_call : public call {
   }
 
   /// The results [from, to) of `r` from the local Map, a run of values at
-  /// a time: `values(offset, run)` moves a run out, `failure(offset, e)`
-  /// takes a failure.
+  /// a time: `values(offset, run)` takes a run (moving it out, unless
+  /// lent), `failure(offset, e)` a failure.
   template <class Values, class Failure>
   void take_results(const running& r, std::size_t from, std::size_t to,
                     Values&& values, Failure&& failure) {
@@ -257,12 +295,17 @@ class shared_call : public call {
     }
   }
 
-  /// Rank 0: results [from, to) of its own piece `r` into the sink.
+  /// Rank 0: results [from, to) of its own piece `r` into the sink (only
+  /// the failures when the sink reads the values in the local Map).
   void store_results(const running& r, std::size_t from, std::size_t to) {
     take_results(
         r, from, to,
         [&](std::size_t i, std::span<T> run) {
-          sink_put_values(r.p.first + i, run);
+          if (r.lent) {
+            stored(run.size());
+          } else {
+            sink_put_values(r.p.first + i, run);
+          }
         },
         [&](std::size_t i, const std::exception_ptr& error) {
           // Made as another rank's would be: what() names rank 0.
@@ -270,6 +313,9 @@ class shared_call : public call {
           sink_put_error(task,
                          from_wire(to_wire(error, i), task, 0, core_.host(0)));
         });
+    if (r.lent) {
+      sink_->settle(task_of(r.p.first), to);
+    }
   }
 
   /// A piece this rank ran is done: its results go to rank 0 (rank 0 has
@@ -298,7 +344,9 @@ class shared_call : public call {
   }
 
   result_sink<T>* sink_;
-  std::optional<local_map<T>> local_;
+  // Shared with rank 0's Map when it reads results there (see lend).
+  std::shared_ptr<local_map<T>> local_;
+  bool lent_ = false;  // some piece's results were lent
   std::deque<running> running_;
 };
 
@@ -349,7 +397,7 @@ class pmap_call final : public shared_call<T> {
   void run(const piece& p) override {
     const std::size_t local_first =
         this->local().run_part(fn_, elements_, p.first, p.last - p.first);
-    this->started(p, local_first);
+    this->started(p, local_first, true);
   }
 
   [[nodiscard]] bool complete() const override { return missing_ == 0; }
@@ -472,7 +520,8 @@ class managed_call final : public shared_call<T> {
     }
     const std::size_t local_task = local.size();
     recorded_[index](*callable_);
-    this->started(piece{index, index + 1, 1}, local_task);
+    // Not lent: a call alone would make a lent run per call.
+    this->started(piece{index, index + 1, 1}, local_task, false);
   }
 
   void mismatch() {

@@ -208,7 +208,12 @@ class shared_call : public call {
       // Rank 0's Map reads results in the local Map, which so outlives the
       // call; its processes end now all the same. (Given up with work
       // still running, the Map is going away: the local Map goes with it.)
-      local_->end_processes();
+      try {
+        local_->end_processes();
+      } catch (...) {
+        // end() may run from a destructor. The processes left (a poll that
+        // failed) are ended with the local Map, as the others are.
+      }
     }
     running_.clear();
     local_.reset();  // ends its processes, unless lent

@@ -194,6 +194,33 @@ BENCHMARK(BM_PmapCrashPaired)
     ->UseRealTime()
     ->MinTime(3.0);
 
+// pmap of 1M trivial elements with a progress bar next to the same without
+// (stderr as the bench has it: a terminal or a log, plain lines then).
+constexpr int progress_pmap_size = 1'000'000;
+
+bool pmap_with_progress_sums_right(bool progress) {
+  std::vector<int> input(progress_pmap_size);
+  std::iota(input.begin(), input.end(), 0);
+  auto results =
+      pprocess::pmap(bench::trivial, input, {.limit = 2, .progress = progress});
+  long long sum = 0;
+  for (const int s : results) {
+    sum += s;
+  }
+  return sum == expected_sum(progress_pmap_size);
+}
+
+void BM_PmapProgressPaired(benchmark::State& state) {
+  run_paired(
+      state, progress_pmap_size,
+      [] { return pmap_with_progress_sums_right(false); },
+      [] { return pmap_with_progress_sums_right(true); });
+}
+BENCHMARK(BM_PmapProgressPaired)
+    ->Name("pprocess/pmap_progress_paired")
+    ->UseRealTime()
+    ->MinTime(3.0);
+
 // The layer below the exchange: pprocess::start and one receive per task,
 // one process at a time. Tells the exchange's share of the cost from the
 // channel's and the fork's.
@@ -392,6 +419,27 @@ void BM_BulkMap(benchmark::State& state, Make make) {
 }
 BENCHMARK_CAPTURE(BM_BulkMap, vector, make_block)
     ->Name("pprocess/bulk_vector_4x64mib")
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// The same blocks as the results of a pmap (each element's result read
+// straight into its place: see detail::batch).
+void BM_BulkPmap(benchmark::State& state) {
+  std::vector<int> seeds(bulk_tasks);
+  std::iota(seeds.begin(), seeds.end(), 0);
+  for (auto _ : state) {
+    auto results = pprocess::pmap(make_block, seeds, {.limit = 2});
+    for (int i = 0; i < bulk_tasks; ++i) {
+      const auto& block = results[static_cast<std::size_t>(i)];
+      if (!block_ok(block.data(), block.size(), i)) {
+        state.SkipWithError("wrong results");
+      }
+    }
+  }
+  bench::set_bulk_processed(state, bulk_tasks);
+}
+BENCHMARK(BM_BulkPmap)
+    ->Name("pprocess/bulk_pmap_vector_4x64mib")
     ->UseRealTime()
     ->MinTime(1.0);
 

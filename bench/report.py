@@ -212,6 +212,7 @@ BENCHMARKS = [
     ("raw/bulk_by_hand_4x64mib", "raw", "4 × 64 MiB vector<double> by hand: socketpair, read into a fresh vector, 2 at a time"),
     ("pprocess/bulk_vector_4x64mib", "pprocess", "4 × 64 MiB as Map<std::vector<double>>, limit 2"),
     ("pprocess/bulk_shared_array_4x64mib", "pprocess", "4 × 64 MiB as Map<SharedArray<double>>, limit 2"),
+    ("pprocess/bulk_pmap_vector_4x64mib", "pprocess", "4 × 64 MiB as pmap returning std::vector<double>, limit 2"),
     ("python/pool_bulk_64mib", "python", "Pool(2).map returning 4 × 64 MiB bytes"),
     ("raw/cpu_bound/processes:1", "raw", "4 tasks of ~200 ms of integer work, a process each by hand, 1 at a time"),
     ("raw/cpu_bound/processes:2", "raw", "the same, 2 at a time"),
@@ -412,6 +413,12 @@ def targets(results):
     add("4 × 64 MiB vector<double>: throughput vs Pool returning 64 MiB bytes",
         value, note, "≥ 2.5 ×",
         raw=rate_ratio(results, "raw/bulk_by_hand_4x64mib", "python/pool_bulk_64mib")[0])
+    value, note = rate_ratio(results, "pprocess/bulk_pmap_vector_4x64mib", "raw/bulk_by_hand_4x64mib")
+    add("pmap of 4 × 64 MiB vector<double>, limit 2: throughput vs the same by hand",
+        value, note, "≥ 0.8 ×")
+    value, note = rate_ratio(results, "pprocess/bulk_pmap_vector_4x64mib", "python/pool_bulk_64mib")
+    add("pmap of 4 × 64 MiB vector<double>: throughput vs Pool returning 64 MiB bytes",
+        value, note, "≥ 2.5 ×")
     value, note = rate_ratio(results, "pprocess/bulk_shared_array_4x64mib", "raw/bulk_by_hand_4x64mib")
     add("4 × 64 MiB SharedArray<double>: throughput vs the hand-written socket floor",
         value, note, "≥ 1.5 ×")
@@ -422,6 +429,11 @@ def targets(results):
     value, note = paired_ratio(results, "pprocess/pmap_crash_paired")
     add("pmap of 100k tiny elements, one of which crashes its process: time vs without the crash",
         value, note, "≤ 1.1 ×", at_most=True)
+    value, note = paired_ratio(results, "pprocess/pmap_progress_paired")
+    if value is not None:
+        value, note = 1 / value, note + " (speed: the time without over the time with)"
+    add("pmap of 1M trivial tasks with progress = true: speed vs without",
+        value, note, "≥ 0.95 ×")
 
     value, note = time_ratio(results, "pprocess/cpu_bound/processes:1", "pprocess/cpu_bound/processes:2")
     add("CPU-bound: 2 processes vs 1", value, note, "≥ 1.9 ×",

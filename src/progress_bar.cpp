@@ -138,41 +138,67 @@ std::string progress_bar::render(const progress_counts& counts,
       counts.done >= counts.total ? 0
       : rate > 0 ? static_cast<double>(counts.total - counts.done) / rate
                  : -1;
-  const std::string done =
-      std::to_string(counts.done) + "/" + std::to_string(counts.total);
-  const std::string failed =
-      counts.failed > 0 ? std::to_string(counts.failed) + " failed" : "";
+  // Built by appending: g++ 12 at -O3 warns (-Wrestrict) on a literal
+  // prepended to a std::string.
+  std::string done = std::to_string(counts.done);
+  done += '/';
+  done += std::to_string(counts.total);
+  std::string failed;
+  if (counts.failed > 0) {
+    failed = std::to_string(counts.failed);
+    failed += " failed";
+  }
   if (width == 0) {  // a plain line
-    std::string line = "pprocess: " + done + " (" + std::to_string(percent) +
-                       "%), " + rate_text(rate) + ", elapsed " +
-                       clock_text(seconds) + ", eta " + clock_text(eta);
+    std::string line = "pprocess: ";
+    line += done;
+    line += " (";
+    line += std::to_string(percent);
+    line += "%), ";
+    line += rate_text(rate);
+    line += ", elapsed ";
+    line += clock_text(seconds);
+    line += ", eta ";
+    line += clock_text(eta);
     if (!failed.empty()) {
-      line += ", " + failed;
+      line += ", ";
+      line += failed;
     }
     return line;
   }
-  std::string left = done + " " + std::to_string(percent) + "%";
-  std::string right =
-      " " + rate_text(rate) + " " + clock_text(seconds) + "<" + clock_text(eta);
+  std::string left = done;
+  left += ' ';
+  left += std::to_string(percent);
+  left += '%';
+  std::string right = " ";
+  right += rate_text(rate);
+  right += ' ';
+  right += clock_text(seconds);
+  right += '<';
+  right += clock_text(eta);
   if (!failed.empty()) {
-    right += " " + failed;
+    right += ' ';
+    right += failed;
   }
   // The bar takes what the text leaves of the line (the last column
   // stays free: writing there wraps on some terminals).
   const std::size_t text = left.size() + right.size() + 3;  // " [" "]"
   if (width < text + 6) {
-    return (left + right).substr(0, width > 0 ? width - 1 : 0);
+    left += right;
+    left.resize(std::min(left.size(), width > 0 ? width - 1 : 0));
+    return left;
   }
   const std::size_t cells = width - 1 - text;
   const std::size_t full =
       counts.total > 0
           ? cells * std::min(counts.done, counts.total) / counts.total
           : cells;
-  std::string bar = left + " [";
+  std::string bar = left;
+  bar += " [";
   bar.append(full, '#');
   bar.append(cells - full, '.');
-  bar += "]";
-  return bar + right;
+  bar += ']';
+  bar += right;
+  return bar;
 }
 
 void progress_bar::update(const progress_counts& counts,
@@ -255,8 +281,8 @@ void progress_bar::draw(clock::time_point now, bool final) {
     std::cout.flush();
     std::fflush(stdout);
   }
-  std::string text =
-      wipe + render(counts_, now - round_start_, rate_, terminal_width(fd_));
+  std::string text = wipe;
+  text += render(counts_, now - round_start_, rate_, terminal_width(fd_));
   if (final) {
     text += "\n";
   }

@@ -177,6 +177,52 @@ TEST(PmapTest, SharedArrayResultsKeepBatchesUnderTheDescriptorLimit) {
   }
 }
 
+// Large values (vectors of doubles here) travel in frames of their own and
+// are read into their places; a failure among them fails only its element.
+TEST(PmapTest, LargeResultsArriveWholeEachInItsPlace) {
+  constexpr std::size_t doubles = 40'000;  // 320 kB each: apart
+  std::vector<int> input(12);
+  std::iota(input.begin(), input.end(), 0);
+  auto results = pprocess::pmap(
+      [&](int i) {
+        if (i == 5) {
+          throw std::runtime_error("five");
+        }
+        std::vector<double> block(doubles);
+        std::iota(block.begin(), block.end(), i * 1'000'000.0);
+        return block;
+      },
+      input, {.limit = 2, .chunksize = 3});
+  for (int i = 0; i < 12; ++i) {
+    const auto index = static_cast<std::size_t>(i);
+    if (i == 5) {
+      test_support::expect_remote_error([&] { (void)results[index]; },
+                                        "std::runtime_error", "five");
+      continue;
+    }
+    const std::vector<double>& block = results[index];
+    ASSERT_EQ(block.size(), doubles) << "element " << i;
+    EXPECT_EQ(block.front(), i * 1'000'000.0);
+    EXPECT_EQ(block.back(), i * 1'000'000.0 + doubles - 1);
+  }
+}
+
+// Large and empty values in the same ranges, strings too: each arrives as
+// it was sent, whichever way its range travelled.
+TEST(PmapTest, ValuesOfMixedSizesArriveAsSent) {
+  std::vector<int> input(40);
+  std::iota(input.begin(), input.end(), 0);
+  const auto make = [](int i) {
+    return i % 7 == 0 ? std::string(static_cast<std::size_t>(200'000 + i),
+                                    'a' + static_cast<char>(i % 26))
+                      : std::string(static_cast<std::size_t>(i), 'x');
+  };
+  auto results = pprocess::pmap(make, input, {.limit = 2, .chunksize = 4});
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(results[static_cast<std::size_t>(i)], make(i)) << "element " << i;
+  }
+}
+
 TEST(PmapTest, NoProcessOrDescriptorIsLeftBehind) {
   const std::size_t before = test_support::open_fd_count();
   {

@@ -181,6 +181,10 @@ class Map : public Exchange {
         split_batch(channel);
         return;
       }
+      if (incoming_.apart > 0) {
+        store_apart(channel, first, count, only_missing);
+        return;
+      }
       if (incoming_.values.size() != count) {
         throw ChannelError(
             ChannelErrc::malformed_frame,
@@ -233,11 +237,48 @@ class Map : public Exchange {
         done += values.size();
       }
     } catch (const Error&) {
+      // Every result of the range not in yet (values that travel apart may
+      // have been stored before the one that broke).
       for (std::size_t i = 0; i < count; ++i) {
-        if (!only_missing || states_[first + i] == state::pending) {
+        if (states_[first + i] == state::pending) {
           set_error(first + i, std::current_exception());
           report_error(first + i, errors_[first + i]);
         }
+      }
+    }
+  }
+
+  /// The rest of a batch whose values travel apart (see detail::batch): each
+  /// read straight into its place, unless that place is taken (a failure,
+  /// or, in a range handed out again, a result already in).
+  void store_apart(Channel& channel, std::size_t first, std::size_t count,
+                   bool only_missing) {
+    if (incoming_.apart != count) {
+      throw ChannelError(ChannelErrc::malformed_frame,
+                         "Map: a batch of " + std::to_string(incoming_.apart) +
+                             " results for " + std::to_string(count) +
+                             " elements");
+    }
+    std::vector<bool> failed(count);
+    for (auto& [offset, type, what] : incoming_.errors) {
+      if (offset < count &&
+          (!only_missing || states_[first + offset] == state::pending)) {
+        failed[offset] = true;
+        RemoteError error(std::move(type), what);
+        detail::error_access::set_task(error, first + offset);
+        set_error(first + offset, std::make_exception_ptr(std::move(error)));
+        report_error(first + offset, errors_[first + offset]);
+      }
+    }
+    T unused{};
+    for (std::size_t i = 0; i < count; ++i) {
+      const bool take =
+          !failed[i] && (!only_missing || states_[first + i] == state::pending);
+      detail::channel_access::receive_into(channel,
+                                           take ? values_[first + i] : unused);
+      if (take) {
+        set_state(first + i, state::value);
+        report_values(first + i, 1);
       }
     }
   }

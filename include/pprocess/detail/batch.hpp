@@ -36,12 +36,36 @@ struct batch {
   // The results would carry more SharedArrays than a frame can: the
   // creator hands the range out again in halves.
   bool split = false;
+  // Large values travel apart: `values` is empty, and this many frames of
+  // one T each follow, read by the creator straight into their places.
+  std::uint64_t apart = 0;
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(values, errors, split);
+    archive(values, errors, split, apart);
   }
 };
+
+/// Values at least this large on average travel in frames of their own (a
+/// vector of doubles, a string): each is then written from its own memory
+/// and read into its place in the Map, where encoding them into one batch
+/// would copy each twice more. Smaller ones travel together, in one frame.
+inline constexpr std::size_t apart_bytes = std::size_t{64} << 10;
+
+/// Whether the values of a range go apart (see apart_bytes).
+template <class T>
+bool travel_apart(const std::vector<T>& values) {
+  if constexpr (raw_sequence<T>) {
+    using element = typename is_raw_sequence<T>::element;
+    std::size_t bytes = 0;
+    for (const T& value : values) {
+      bytes += value.size() * sizeof(element);
+    }
+    return !values.empty() && bytes / values.size() >= apart_bytes;
+  } else {
+    return false;
+  }
+}
 
 /// A range of the sequence, [first, last), as offsets: two numbers, sent as
 /// their own bytes.
@@ -85,7 +109,18 @@ void serve_batches(Channel& channel, F& fn, std::vector<E>& elements,
     }
     slot.element.store(batch_slot::idle, std::memory_order_release);
     try {
-      channel.send(results);
+      if (travel_apart(results.values)) {
+        batch<T> head;
+        head.errors = std::move(results.errors);
+        head.apart = results.values.size();
+        channel.send(head);
+        for (const T& value : results.values) {
+          channel.send(value);
+        }
+        results.errors = std::move(head.errors);
+      } else {
+        channel.send(results);
+      }
     } catch (const ChannelError& e) {
       if (e.code() != ChannelErrc::too_many_descriptors) {
         throw;

@@ -37,7 +37,7 @@ asan: deps
 
 demo: deps
 	cmake --preset release
-	cmake --build --preset release -j $(JOBS) --target simple_managed_map simple1
+	cmake --build --preset release -j $(JOBS) --target raytrace_sequential raytrace_pmap
 	scripts/demo build/release
 
 # Benchmarks next to the raw limits and Python's multiprocessing; writes

@@ -34,6 +34,8 @@
 #endif
 
 #include "bench_support.hpp"
+#include "render.hpp"
+#include "scene.hpp"
 
 namespace {
 
@@ -491,6 +493,46 @@ BENCHMARK_CAPTURE(BM_BulkMap, shared_array, make_shared_block)
     ->UseRealTime()
     ->MinTime(1.0);
 #endif
+
+// The ray tracer of `make demo` (examples/raytracer/), 640 x 480:
+// sequentially and with pmap over its rows (limit 2), in turn.
+raytracer::Scene demo_scene;
+
+std::vector<std::uint8_t> render_demo_row(int y) {
+  return raytracer::render_row(demo_scene, y);
+}
+
+void BM_RaytracerPaired(benchmark::State& state) {
+  constexpr int width = 640;
+  constexpr int height = 480;
+  demo_scene = raytracer::demo_scene(width, height);
+  std::vector<int> rows(height);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<std::uint8_t> sequential;
+  std::vector<std::uint8_t> parallel;
+  run_paired(
+      state, height,
+      [&] {
+        sequential.clear();
+        for (int y = 0; y < height; ++y) {
+          const auto row = render_demo_row(y);
+          sequential.insert(sequential.end(), row.begin(), row.end());
+        }
+        return true;
+      },
+      [&] {
+        parallel.clear();
+        for (const auto& row :
+             pprocess::pmap(render_demo_row, rows, {.limit = 2})) {
+          parallel.insert(parallel.end(), row.begin(), row.end());
+        }
+        return parallel == sequential;  // the same picture
+      });
+}
+BENCHMARK(BM_RaytracerPaired)
+    ->Name("pprocess/raytracer_paired")
+    ->UseRealTime()
+    ->Iterations(3);
 
 // CPU-bound: the same 4 tasks of ~200 ms over 1 and 2 processes
 

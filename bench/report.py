@@ -435,6 +435,11 @@ def targets(results):
     add("pmap of 1M trivial tasks with progress = true: speed vs without",
         value, note, "≥ 0.95 ×")
 
+    value, note = paired_ratio(results, "pprocess/raytracer_paired")
+    if value is not None:
+        value, note = 1 / value, note + " (the pmap time over the sequential one, inverted)"
+    add("the ray tracer of make demo, 640 × 480: pmap over its rows (limit 2) vs sequential",
+        value, note, "≥ 1.8 ×")
     value, note = time_ratio(results, "pprocess/cpu_bound/processes:1", "pprocess/cpu_bound/processes:2")
     add("CPU-bound: 2 processes vs 1", value, note, "≥ 1.9 ×",
         raw=time_ratio(results, "raw/cpu_bound/processes:1", "raw/cpu_bound/processes:2")[0])

@@ -29,6 +29,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "this_process.hpp"
 
 namespace pprocess::detail {
 
@@ -171,7 +172,7 @@ bool write_all_at(int fd, const char* data, std::size_t size,
 journal_file::journal_file(
     const std::filesystem::path& path, const journal_identity& identity,
     const std::function<void(const journal_record&)>& found)
-    : path_(path) {
+    : path_(path), owner_(this_process()) {
   int raw = -1;
   do {
     raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -218,7 +219,9 @@ journal_file::journal_file(
 }
 
 journal_file::~journal_file() {
-  if (fd_ && end_ != synced_) {
+  // A forked copy (its creator's Map copied into a raw fork) leaves the
+  // file to its creator.
+  if (fd_ && end_ != synced_ && owner_ == this_process()) {
     (void)sync(true);
   }
 }

@@ -6,6 +6,8 @@
 /// glue that turns a Map's results and elements into its records
 /// (map_journal). The format and the guarantees are in docs/journal.md.
 
+#include <sys/types.h>  // pid_t
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -100,6 +102,7 @@ class journal_file {
   [[nodiscard]] Error os_error(int code, const std::string& what) const;
 
   std::filesystem::path path_;
+  pid_t owner_;  // the creator that opened it
   private_fd fd_;
   std::uint64_t end_ = 0;     // where the next record goes
   std::uint64_t synced_ = 0;  // what the header says is synced

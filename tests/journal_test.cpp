@@ -306,6 +306,28 @@ TEST(Journal, AJournalOfOtherElementsIsAnError) {
   EXPECT_NE(what.find("elements of type int"), std::string::npos) << what;
 }
 
+TEST(Journal, ARefusedJournalLeavesNothingInTheMap) {
+  const temp_dir dir;
+  const auto path = dir / "refused.journal";
+  {
+    auto m = pprocess::pmap(square, iota(10), {.journal = path});
+    (void)all_of(m);
+  }
+  std::vector<int> changed = iota(10);
+  changed[9] = 90;  // the records before its record are taken first
+  counter run;
+  pprocess::Map<int> m(run.options(path));
+  EXPECT_THROW(m(square, changed), pprocess::Error);
+  EXPECT_EQ(m.size(), 0U);
+  std::filesystem::remove(path);
+  m(square, changed);  // a new journal: everything is computed
+  std::vector<int> expected = squares(10);
+  expected[9] = 90 * 90;
+  EXPECT_EQ(all_of(m), expected);
+  EXPECT_EQ(run.started, 10U);
+  EXPECT_EQ(run.journaled, 0U);
+}
+
 TEST(Journal, AJournalOfAnotherResultTypeIsAnError) {
   const temp_dir dir;
   const auto path = dir / "type.journal";

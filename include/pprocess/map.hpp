@@ -463,12 +463,20 @@ std::deque<std::pair<std::size_t, std::size_t>> Map<T>::open_journal(
   }
   const std::size_t first = tasks_started();
   grow_to(first + elements.size());
-  journal_ = std::make_unique<detail::map_journal<T>>(
-      options().journal, elements, first, [&](std::size_t index, T&& value) {
-        if (states_[first + index] == state::pending) {
-          set_value(first + index, std::move(value));
-        }
-      });
+  try {
+    journal_ = std::make_unique<detail::map_journal<T>>(
+        options().journal, elements, first, [&](std::size_t index, T&& value) {
+          if (states_[first + index] == state::pending) {
+            set_value(first + index, std::move(value));
+          }
+        });
+  } catch (...) {
+    // Nothing of a journal that was refused stays.
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      states_[first + i] = state::pending;
+    }
+    throw;
+  }
   // Runs of journaled results are reported (a finished event each, with no
   // process), runs of missing ones are to compute.
   std::deque<std::pair<std::size_t, std::size_t>> missing;

@@ -447,6 +447,20 @@ TEST(Journal, ElementsThatCannotBeSerializedAreAnError) {
   EXPECT_NE(what.find("serializable"), std::string::npos) << what;
 }
 
+TEST(Journal, ResultsThatHoldDescriptorsAreAnError) {
+  const temp_dir dir;
+  counter run;
+  const std::string what = error_of([&] {
+    (void)pprocess::pmap(
+        [](int n) {
+          return pprocess::SharedArray<int>(static_cast<std::size_t>(n));
+        },
+        iota(3), run.options(dir / "x.journal"));
+  });
+  EXPECT_NE(what.find("SharedArray"), std::string::npos) << what;
+  EXPECT_EQ(run.started, 0U);
+}
+
 // Trivially copyable with no serialize function: it travels as its own
 // bytes, one value per message, so its pmap starts a task per element.
 struct point {

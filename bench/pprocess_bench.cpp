@@ -2,10 +2,10 @@
 //
 // pprocess on the workloads of docs/performance.md: per-task overhead of
 // fork-per-task maps, latency and throughput of reusable processes, pmap of
-// many tiny tasks, bulk results, CPU-bound scaling, and how the cost of a
-// fork grows with the creator's heap. raw_bench.cpp holds the hand-written
-// limits these are compared with; the bulk benchmark's hand-written twin is
-// here, next to it, so both run under the same conditions.
+// many tiny tasks (with a journal too), bulk results, CPU-bound scaling, and
+// how the cost of a fork grows with the creator's heap. raw_bench.cpp holds the
+// hand-written limits these are compared with; the bulk benchmark's
+// hand-written twin is here, next to it, so both run under the same conditions.
 //
 // Everything that forks is timed in real (wall-clock) time: the default CPU
 // timer sees only the calling thread, never the created processes.
@@ -14,7 +14,9 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -336,6 +338,18 @@ BENCHMARK(BM_ManageReuseThroughput)
 constexpr double pmap_budget_seconds = 40.0;
 double pmap_seconds_per_task = 0.0;
 
+/// A pmap of `n` trivial tasks, limit 2; whether its results are right.
+bool pmap_sums_right_plain(int n) {
+  std::vector<int> input(static_cast<std::size_t>(n));
+  std::iota(input.begin(), input.end(), 0);
+  auto results = pprocess::pmap(bench::trivial, input, {.limit = 2});
+  long long sum = 0;
+  for (const int s : results) {
+    sum += s;
+  }
+  return sum == expected_sum(n);
+}
+
 void BM_Pmap(benchmark::State& state) {
   const auto n = static_cast<int>(state.range(0));
   const double projected = pmap_seconds_per_task * n;
@@ -376,6 +390,52 @@ BENCHMARK(BM_Pmap)
     ->Arg(1'000'000)
     ->UseRealTime()
     ->MinTime(1.0);
+
+// The same pmap of 1M trivial tasks with a journal (a fresh file each run,
+// in a directory under the temporary directory) next to it without: what
+// keeping every result in the file costs per element (the "cost_us"
+// counter). Each run writes the whole journal: nothing is taken from it.
+constexpr int journal_pmap_size = 1'000'000;
+
+bool journal_pmap_sums_right(const std::filesystem::path& journal) {
+  std::vector<int> input(journal_pmap_size);
+  std::iota(input.begin(), input.end(), 0);
+  std::filesystem::remove(journal);
+  auto results =
+      pprocess::pmap(bench::trivial, input, {.limit = 2, .journal = journal});
+  long long sum = 0;
+  for (const int s : results) {
+    sum += s;
+  }
+  return sum == expected_sum(journal_pmap_size);
+}
+
+void BM_PmapJournalPaired(benchmark::State& state) {
+  std::string dir =
+      (std::filesystem::temp_directory_path() / "pprocess-bench-XXXXXX")
+          .string();
+  if (::mkdtemp(dir.data()) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  const std::filesystem::path journal =
+      std::filesystem::path(dir) / "pmap.journal";
+  const auto [plain_us, journal_us] = run_paired(
+      state, journal_pmap_size,
+      [] { return pmap_sums_right_plain(journal_pmap_size); },
+      [&] { return journal_pmap_sums_right(journal); });
+  state.counters["plain_us"] = plain_us;
+  state.counters["journal_us"] = journal_us;
+  state.counters["cost_us"] = journal_us - plain_us;
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+BENCHMARK(BM_PmapJournalPaired)
+    ->Name("pprocess/pmap_journal_paired")
+    ->UseRealTime()
+    ->MinTime(3.0);
 
 // bulk: 4 results of 64 MiB, 2 processes at a time
 

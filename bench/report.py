@@ -58,6 +58,7 @@ class Results:
         self.best = {}
         self.errors = {}
         self.paired = {}  # name -> the "ratio" counter of each round
+        self.costs = {}  # name -> the "cost_us" counter of each round
         self.contexts = {}
         for stem in ("raw", "pprocess"):
             for path in self._files(stem):
@@ -73,6 +74,8 @@ class Results:
                         continue
                     if "ratio" in run:
                         self.paired.setdefault(name, []).append(run["ratio"])
+                    if "cost_us" in run:
+                        self.costs.setdefault(name, []).append(run["cost_us"])
                     self._offer(name, run)
         self.peers = {}
         for path in self._files("peers"):
@@ -170,11 +173,17 @@ def fmt_ratio(value):
     return "–" if value is None else f"{value:.2f} ×"
 
 
+# The target text of a row measured for information only (a cost in µs).
+NO_TARGET = "none"
+
+
 def fmt_measured(value, target):
     """A target row's value in the unit of its target (a ratio, or a share
     in percent)."""
     if value is None:
         return "–"
+    if target == NO_TARGET:
+        return f"{fmt_us(value * 1e-6)} µs"
     return f"{value:.1f} %" if target.rstrip().endswith("%") else fmt_ratio(value)
 
 
@@ -201,6 +210,7 @@ BENCHMARKS = [
     ("pprocess/pmap/tasks:10000", "pprocess", "pmap(f, 10k ints, limit 2)"),
     ("pprocess/pmap/tasks:100000", "pprocess", "pmap(f, 100k ints, limit 2)"),
     ("pprocess/pmap/tasks:1000000", "pprocess", "pmap(f, 1M ints, limit 2)"),
+    ("pprocess/pmap_journal_paired", "pprocess", "pmap(f, 1M ints, limit 2), with a journal and without, in turn (per element of both)"),
     ("python/pool_map_default/100000", "python", "Pool(2).map, default chunksize, 100k tasks"),
     ("python/pool_map_default/1000000", "python", "Pool(2).map, default chunksize, 1M tasks"),
     ("raw/thread_pool2", "raw", "std::thread pool of 2 threads, std::function tasks"),
@@ -338,6 +348,20 @@ def mpi_targets(results, add):
         at_most=True)
 
 
+def journal_cost(results):
+    """What a journal adds to each element of a pmap of 1M trivial tasks, in
+    µs: the median over the rounds of the paired benchmark."""
+    name = "pprocess/pmap_journal_paired"
+    costs = results.costs.get(name, [])
+    if not costs:
+        return None, f"{name}: {results.why_missing(name)}"
+    ratios = ", ".join(f"{r:.2f}" for r in sorted(results.paired.get(name, [])))
+    return median_of(costs), (
+        f"1M trivial tasks, limit 2, a fresh journal each run, in the temporary "
+        f"directory, both in turn in one process: the median of {len(costs)} "
+        f"round(s); time with a journal over without: {ratios} ×")
+
+
 def largest_pmap(results):
     for size in PMAP_SIZES:
         name = f"pprocess/pmap/tasks:{size}"
@@ -361,8 +385,8 @@ def targets(results):
     def add(what, value, note, target, at_most=False, raw=None):
         """`raw`: the same ratio with the raw limit in pprocess's place, when
         the ratio compares with something else than the raw limit."""
-        if value is None:
-            rows.append((what, None, target, None, note, raw))
+        if value is None or target == NO_TARGET:
+            rows.append((what, value, target, None, note, raw))
             return
         limit = float(re.search(r"[\d.]+", target).group())
         ok = value <= limit if at_most else value >= limit
@@ -440,6 +464,9 @@ def targets(results):
         value, note = 1 / value, note + " (the pmap time over the sequential one, inverted)"
     add("the ray tracer of make demo, 640 × 480: pmap over its rows (limit 2) vs sequential",
         value, note, "≥ 1.8 ×")
+    value, note = journal_cost(results)
+    add("pmap with a journal: cost per element", value, note, NO_TARGET)
+
     value, note = time_ratio(results, "pprocess/cpu_bound/processes:1", "pprocess/cpu_bound/processes:2")
     add("CPU-bound: 2 processes vs 1", value, note, "≥ 1.9 ×",
         raw=time_ratio(results, "raw/cpu_bound/processes:1", "raw/cpu_bound/processes:2")[0])
@@ -1117,7 +1144,8 @@ def main():
     write_page(results, out, pngs, build_dir, started)
 
     for what, value, target, ok, note, _ in targets(results):
-        verdict = "n/a " if ok is None else ("PASS" if ok else "MISS")
+        verdict = ("info" if target == NO_TARGET and value is not None
+                   else "n/a " if ok is None else ("PASS" if ok else "MISS"))
         shown = f"{fmt_measured(value, target):>8}" if value is not None else "   n/a  "
         print(f"{verdict}  {shown}  (target {target})  {what}" + (f"  [{note}]" if note else ""))
     print(f"report.py: wrote {out} and {', '.join(p.name for p in pngs)}")

@@ -399,6 +399,18 @@ class Exchange {
   /// tasks batch_of() names.
   template <class T, class F, class E>
   void start_batches(F fn, std::vector<E> elements);
+  /// The same for the elements in `runs` only (ascending, disjoint ranges
+  /// [first, last) of offsets): every element still gets its task, but the
+  /// others never run, and their owner settles them (a Map that took their
+  /// results from its journal). With no runs nothing is forked.
+  template <class T, class F, class E>
+  void start_batches(F fn, std::vector<E> elements,
+                     std::deque<std::pair<std::size_t, std::size_t>> runs);
+  /// Numbers `count` tasks that will never run: their owner settles them.
+  void skip_tasks(std::size_t count) {
+    check_owner("start");
+    next_task_ += count;
+  }
   /// The same for every element of `all`, handed over in parts: nothing
   /// runs until release_part() hands over a range of elements, and the
   /// pool, forked once, waits for the next part for as long as the exchange
@@ -455,8 +467,9 @@ class Exchange {
   bool feed(detail::exchange_entry& worker);
   void feed_workers(std::size_t in_flight);
   template <class T, class F, class E>
-  std::size_t add_batch_job(F fn, std::shared_ptr<std::vector<E>> all,
-                            bool in_parts);
+  std::size_t add_batch_job(
+      F fn, std::shared_ptr<std::vector<E>> all, bool in_parts,
+      std::deque<std::pair<std::size_t, std::size_t>> runs = {});
   void add_job(detail::batch_job job);
   void schedule_jobs();
   void fail_job(std::size_t job, const std::exception_ptr& error);
@@ -576,18 +589,35 @@ void Exchange::start_batches(F fn, std::vector<E> elements) {
 }
 
 template <class T, class F, class E>
+void Exchange::start_batches(
+    F fn, std::vector<E> elements,
+    std::deque<std::pair<std::size_t, std::size_t>> runs) {
+  if (runs.empty()) {
+    skip_tasks(elements.size());
+    return;
+  }
+  add_batch_job<T>(std::move(fn),
+                   std::make_shared<std::vector<E>>(std::move(elements)), false,
+                   std::move(runs));
+}
+
+template <class T, class F, class E>
 std::size_t Exchange::start_parts(F fn, std::shared_ptr<std::vector<E>> all) {
   return add_batch_job<T>(std::move(fn), std::move(all), true);
 }
 
 template <class T, class F, class E>
-std::size_t Exchange::add_batch_job(F fn, std::shared_ptr<std::vector<E>> all,
-                                    bool in_parts) {
+std::size_t Exchange::add_batch_job(
+    F fn, std::shared_ptr<std::vector<E>> all, bool in_parts,
+    std::deque<std::pair<std::size_t, std::size_t>> runs) {
   check_owner("start");
   detail::batch_job job;
   job.first_task = next_task_;
   job.count = all->size();
-  job.next = in_parts ? job.count : 0;  // in parts: none until released
+  // In parts: none until released. Runs given: those alone, as if released
+  // now, and the processes end once they are done.
+  job.next = in_parts || !runs.empty() ? job.count : 0;
+  job.released = std::move(runs);
   job.held = in_parts;
   job.fixed_chunk = options_.chunksize;
   job.max_chunk = detail::max_batch<T>;

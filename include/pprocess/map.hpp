@@ -14,10 +14,13 @@
 /// still there.
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <iterator>
+#include <memory>
 #include <ranges>
 #include <span>
 #include <stdexcept>
@@ -27,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include <pprocess/detail/journal.hpp>
 #include <pprocess/detail/result_iterators.hpp>
 #include <pprocess/detail/stable_vector.hpp>
 #include <pprocess/exchange.hpp>
@@ -47,6 +51,14 @@ class Map : public Exchange {
   ~Map() override = default;
 
   /// Starts `fn(element)` for each element of `sequence`, in order.
+  ///
+  /// With Options::journal, each result is kept in that file as it
+  /// arrives, and the results the file already holds are taken from it,
+  /// not computed (docs/journal.md). The journal covers one such call.
+  /// @throws Error the journal cannot be opened or locked, was written for
+  ///   other elements or another result type, is damaged, or this Map
+  ///   already made its journaled call; the elements are not serializable
+  ///   (their fingerprints are their bytes). Nothing is started then.
   template <class F, class Range>
   Map& operator()(F&& fn, Range&& sequence);
 
@@ -213,12 +225,20 @@ class Map : public Exchange {
           if (states_[first + i] == state::pending) {
             set_value(first + i, std::move(incoming_.values[i]));
             report_values(first + i, 1);
+            journal_value(first + i);
           }
         }
         return;
       }
       if (reported < count) {
         report_values(first + reported, count - reported);
+      }
+      if (journal_ && journal_->covers(first)) {
+        for (std::size_t i = 0; i < count; ++i) {
+          if (states_[first + i] != state::error) {
+            journal_->record(first + i, incoming_.values[i]);
+          }
+        }
       }
       // Whole runs at a time: a range lies in at most a few blocks.
       for (std::size_t done = 0; done < count;) {
@@ -288,6 +308,7 @@ class Map : public Exchange {
     (void)clean;
     if (!delivered) {  // a process that sent its result may end as it likes
       set_error(task, std::move(error));
+      journal_settled();
     }
   }
 
@@ -297,6 +318,45 @@ class Map : public Exchange {
       set_error(task, std::make_exception_ptr(Error(
                           "Map: the result of task " + std::to_string(task) +
                           " can no longer arrive: its channel was removed")));
+      journal_settled();
+    }
+  }
+
+  // Options::journal (see docs/journal.md).
+
+  /// Opens the journal for the call over `elements` (tasks from
+  /// tasks_started() on), stores the results it holds and reports them;
+  /// returns the runs of elements still to compute.
+  template <class E>
+  std::deque<std::pair<std::size_t, std::size_t>> open_journal(
+      std::span<const E> elements);
+
+  /// The value of `task` is in: the journal keeps it (at the next write).
+  void journal_value(std::size_t task) {
+    if (journal_ && journal_->covers(task)) {
+      journal_->record(task, values_[task]);
+    }
+  }
+
+  /// Results were stored: their records are written, and once every element
+  /// is settled (a value or an error) the journal is synced.
+  void journal_written() {
+    if (journal_) {
+      journal_->write();
+      journal_settled();
+    }
+  }
+
+  void journal_settled() noexcept {
+    if (!journal_ || journal_->settled == journal_->count()) {
+      return;
+    }
+    detail::map_journal<T>& j = *journal_;
+    j.settled += settled_count(j.first() + j.settled, j.count() - j.settled);
+    if (j.settled == j.count()) {
+      // Failing, it is synced again when the Map goes; a crash before then
+      // loses only work.
+      (void)j.sync();
     }
   }
 
@@ -307,6 +367,8 @@ class Map : public Exchange {
   detail::stable_vector<state> states_;
   std::unordered_map<std::size_t, std::exception_ptr> errors_;
   detail::batch<T> incoming_;  // decoded batches, its buffers reused
+  // The journal of the Map(fn, range) call it covers, once made.
+  std::unique_ptr<detail::map_journal<T>> journal_;
 };
 
 template <class T>
@@ -314,16 +376,19 @@ void Map<T>::store_data(Channel& channel) {
   if constexpr (detail::batchable<T>) {
     if (const auto place = batch_of(channel)) {
       store_batch(channel, place->first, place->count, place->only_missing);
+      journal_written();
       return;
     }
   }
   const std::size_t task = task_of(channel);
   try {
     set_value(task, channel.template receive<T>());
+    journal_value(task);
   } catch (const Error&) {
     set_error(task, detail::current_error_of(task));
     report_error(task, errors_[task]);
   }
+  journal_written();
 }
 
 template <class T>
@@ -363,6 +428,43 @@ template <class T>
 template <class F, class Range>
 Map<T>& Map<T>::operator()(F&& fn, Range&& sequence) {
   using element = std::decay_t<std::ranges::range_reference_t<Range>>;
+  if (!options().journal.empty()) {
+    if constexpr (serializable<element>) {
+      std::vector<element> elements(std::ranges::begin(sequence),
+                                    std::ranges::end(sequence));
+      auto runs = open_journal(std::span<const element>(elements));
+      const bool none = runs.empty();
+      if constexpr (detail::batchable<T>) {
+        start_batches<T>(std::decay_t<F>(std::forward<F>(fn)),
+                         std::move(elements), std::move(runs));
+      } else {
+        auto call = manage(
+            MakeReusable([f = std::forward<F>(fn)](element& e) mutable -> T {
+              return std::invoke(f, e);
+            }));
+        std::size_t next = 0;  // the first element not numbered yet
+        for (const auto& [first, last] : runs) {
+          skip_tasks(first - next);
+          for (std::size_t i = first; i < last; ++i) {
+            call(elements[i]);
+          }
+          next = last;
+        }
+        skip_tasks(elements.size() - next);
+      }
+      if (none) {
+        // Nothing runs: what the journal gave is told now (on_event,
+        // progress), not at some later call.
+        store(std::chrono::milliseconds(0));
+      }
+      return *this;
+    } else {
+      throw Error(
+          "Map: Options::journal needs serializable elements (a "
+          "record names its element by a fingerprint of its bytes); " +
+          std::string(detail::type_name<element>()) + " is not");
+    }
+  }
   if constexpr (detail::batchable<T>) {
     // A pool forked now computes the elements in ranges (see
     // Exchange::start_batches): a message per range, not per element.
@@ -388,6 +490,56 @@ Map<T>& Map<T>::operator()(F&& fn, Range&& sequence) {
     }
   }
   return *this;
+}
+
+template <class T>
+template <class E>
+std::deque<std::pair<std::size_t, std::size_t>> Map<T>::open_journal(
+    std::span<const E> elements) {
+  if (journal_) {
+    throw Error("Map: the journal " + options().journal.string() +
+                " covers one Map(fn, range) call, and this Map made it");
+  }
+  if constexpr (detail::max_batch<T> != static_cast<std::size_t>(-1)) {
+    throw Error("Map: the journal " + options().journal.string() +
+                " cannot keep results of type " +
+                std::string(detail::type_name<T>()) +
+                ": they hold descriptors (SharedArray)");
+  }
+  const std::size_t first = tasks_started();
+  grow_to(first + elements.size());
+  try {
+    journal_ = std::make_unique<detail::map_journal<T>>(
+        options().journal, elements, first, [&](std::size_t index, T&& value) {
+          if (states_[first + index] == state::pending) {
+            set_value(first + index, std::move(value));
+          }
+        });
+  } catch (...) {
+    // Nothing of a journal that was refused stays.
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      states_[first + i] = state::pending;
+    }
+    throw;
+  }
+  // Runs of journaled results are reported (a finished event each, with no
+  // process), runs of missing ones are to compute.
+  std::deque<std::pair<std::size_t, std::size_t>> missing;
+  for (std::size_t at = 0; at < elements.size();) {
+    const std::size_t had = value_count(first + at, elements.size() - at);
+    if (had > 0) {
+      report_values(first + at, had);
+      at += had;
+      continue;
+    }
+    const std::size_t from = at;
+    while (at < elements.size() && states_[first + at] == state::pending) {
+      ++at;
+    }
+    missing.emplace_back(from, at);
+  }
+  journal_settled();
+  return missing;
 }
 
 namespace detail {

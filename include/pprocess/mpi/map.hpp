@@ -282,6 +282,10 @@ class Map {
           "mpi::Map: a Map keeps one result per task; continuous processes "
           "are not supported by pprocess::mpi");
     }
+    if (!options.journal.empty()) {
+      throw Error("mpi::Map: Options::journal (" + options.journal.string() +
+                  ") is not supported over MPI yet");
+    }
     return options;
   }
 

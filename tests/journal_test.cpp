@@ -527,3 +527,28 @@ TEST(Journal, ResultsOfOtherTypesRoundTrip) {
 }
 
 }  // namespace
+
+namespace {
+
+// Large values travel apart from their batch (see detail::batch): they are
+// journaled all the same.
+TEST(Journal, LargeResultsThatTravelApartAreJournaled) {
+  const temp_dir dir;
+  const auto path = dir / "blocks.journal";
+  const auto block = [](int i) {
+    return std::vector<double>(100'000, static_cast<double>(i));  // 800 kB
+  };
+  {
+    auto m = pprocess::pmap(block, iota(6), {.limit = 2, .journal = path});
+    EXPECT_EQ(m[5], block(5));
+  }
+  counter rerun;
+  auto m = pprocess::pmap(block, iota(6), rerun.options(path));
+  EXPECT_EQ(rerun.started, 0U);
+  EXPECT_EQ(rerun.journaled, 6U);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(m[static_cast<std::size_t>(i)], block(i));
+  }
+}
+
+}  // namespace

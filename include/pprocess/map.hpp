@@ -299,6 +299,7 @@ class Map : public Exchange {
       if (take) {
         set_state(first + i, state::value);
         report_values(first + i, 1);
+        journal_value(first + i);
       }
     }
   }

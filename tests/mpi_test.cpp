@@ -281,6 +281,101 @@ TEST(MpiMap, ReusableCallsAndARange) {
   }
 }
 
+// Which run of a journaled call computed a result: set on every rank before
+// the call, read by the tasks in their copy of the rank's memory.
+int generation = 0;
+
+TEST(MpiJournal, ARerunComputesOnlyWhatTheJournalLacks) {
+  // The journal is rank 0's; the other ranks' paths are never opened.
+  const test_support::temp_dir dir;
+  const pprocess::Options options{.limit = 2,
+                                  .journal = dir / "squares.journal"};
+  const auto run = [&](int gen) {
+    generation = gen;
+    // Elements x % 50 == 7 fail in the first run: not journaled, they run
+    // again in the second.
+    return pprocess::mpi::pmap(
+        *session,
+        [](int x) {
+          if (generation == 1 && x % 50 == 7) {
+            throw std::runtime_error("first run");
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+          return std::pair<int, int>(x * x, generation);
+        },
+        iota(1000), options);
+  };
+  const auto check = [&](auto& results, int gen) {
+    if (!session->root()) {
+      EXPECT_EQ(results.begin(), results.end());
+      return;
+    }
+    ASSERT_EQ(results.size(), 1000U);
+    int computed = 0;
+    for (int x = 0; x < 1000; ++x) {
+      if (gen == 1 && x % 50 == 7) {
+        EXPECT_THROW((void)results[static_cast<std::size_t>(x)],
+                     pprocess::RemoteError);
+        continue;
+      }
+      const auto& [square, made] = results[static_cast<std::size_t>(x)];
+      EXPECT_EQ(square, x * x) << x;
+      computed += made == gen ? 1 : 0;
+      if (gen == 2) {  // the failed ones alone ran again
+        EXPECT_EQ(made, x % 50 == 7 ? 2 : 1) << x;
+      }
+    }
+    EXPECT_EQ(computed, gen == 1 ? 980 : gen == 2 ? 20 : 0);
+  };
+  {
+    auto first = run(1);
+    check(first, 1);
+  }
+  {
+    auto second = run(2);
+    check(second, 2);
+  }
+  {
+    auto third = run(3);  // every result in the journal: nothing runs
+    check(third, 3);
+    if (session->root()) {
+      EXPECT_FALSE(test_support::has_unreaped_children());
+    }
+  }
+}
+
+TEST(MpiJournal, ItCoversTheRangeCallOfAMapNotItsManagedCalls) {
+  const test_support::temp_dir dir;
+  const pprocess::Options options{.limit = 2, .journal = dir / "j"};
+  for (int gen = 1; gen <= 2; ++gen) {
+    generation = gen;
+    pprocess::mpi::Map<std::string> map(*session, options);
+    auto calc = map.manage(pprocess::MakeParallel([](int x) {
+      return "call " + std::to_string(x) + "/" + std::to_string(generation);
+    }));
+    for (int i = 0; i < 5; ++i) {
+      calc(i);
+    }
+    map(
+        [](int x) {
+          return std::to_string(x) + "/" + std::to_string(generation);
+        },
+        iota(300));
+    if (!session->root()) {
+      continue;
+    }
+    ASSERT_EQ(map.size(), 305U);
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(map[static_cast<std::size_t>(i)],
+                "call " + std::to_string(i) + "/" + std::to_string(gen));
+    }
+    for (int x = 0; x < 300; ++x) {
+      // The second run takes every element from the journal.
+      EXPECT_EQ(map[static_cast<std::size_t>(5 + x)], std::to_string(x) + "/1");
+    }
+  }
+}
+
 TEST(MpiQueue, EveryResultInArrivalOrder) {
   pprocess::mpi::Queue<std::tuple<int, int, int>> queue(*session, {.limit = 2});
   auto calc = queue.manage(pprocess::MakeParallel([](int i, int j) {

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <ranges>
@@ -27,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include <pprocess/detail/journal.hpp>
 #include <pprocess/detail/result_iterators.hpp>
 #include <pprocess/detail/stable_vector.hpp>
 #include <pprocess/map.hpp>
@@ -40,29 +42,34 @@ namespace detail {
 /// Rank 0's results of a Map, by task: a value, an error, or not yet. The
 /// values of rank 0's own pmap pieces stay in its local Map, lent: they are
 /// read there (a copy would cost a pass and fresh pages per result).
+///
+/// With a journal (Options::journal, on rank 0), the values of its call's
+/// tasks are recorded as they settle: put in, or lent and settled.
 template <class T>
 class result_table final : public result_sink<T> {
  public:
   enum class state : std::uint8_t { pending = 0, value, error };
 
   void put_values(std::size_t first, std::span<T> values) override {
-    grow_to(first + values.size());
-    // A run of this table's storage at a time.
-    for (std::size_t done = 0; done < values.size();) {
-      const std::span<T> run = values_.run(first + done, values.size() - done);
-      std::move(values.begin() + static_cast<std::ptrdiff_t>(done),
-                values.begin() + static_cast<std::ptrdiff_t>(done + run.size()),
-                run.begin());
-      for (state& s : states_.run(first + done, run.size())) {
-        s = state::value;
+    std::size_t recorded = 0;
+    if (journal_) {
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (journal_->covers(first + i)) {
+          journal_->record(first + i, values[i]);
+          ++recorded;
+        }
       }
-      done += run.size();
     }
+    store_values(first, values);
+    journal_written(recorded);
   }
   void put_error(std::size_t task, std::exception_ptr error) override {
     grow_to(task + 1);
     errors_[task] = std::move(error);
     states_[task] = state::error;
+    if (journal_ && journal_->covers(task)) {
+      journal_written(1);  // settled, not recorded: it runs again
+    }
   }
 
   bool lend(std::size_t first, std::size_t count,
@@ -77,8 +84,60 @@ class result_table final : public result_sink<T> {
     return true;
   }
   void settle(std::size_t first, std::size_t settled) override {
-    lent_at(first)->settled = settled;
+    lent_run& run = *lent_at(first);
+    std::size_t recorded = 0;
+    if (journal_) {
+      // Their failures came through put_error (and were counted there).
+      for (std::size_t i = run.settled; i < settled; ++i) {
+        const std::size_t task = run.first + i;
+        if (journal_->covers(task) && own(task) != state::error) {
+          journal_->record(task, run.local->value_of(run.local_first + i));
+          ++recorded;
+        }
+      }
+    }
+    run.settled = std::max(run.settled, settled);
+    journal_written(recorded);
   }
+
+  /// Opens the journal at `path` for `elements`, the tasks from `first` on,
+  /// and stores the results it holds; returns the runs of elements still
+  /// to compute. A table has one journal (one call).
+  /// @throws Error as pprocess::Map's journal does (the message names the
+  ///   path)
+  template <class E>
+  element_runs open_journal(const std::filesystem::path& path,
+                            std::span<const E> elements, std::size_t first) {
+    if (journal_) {
+      throw Error("the journal " + path.string() +
+                  " covers one Map(fn, range) call, and this Map made it");
+    }
+    std::vector<bool> had(elements.size());
+    auto journal = std::make_unique<pprocess::detail::map_journal<T>>(
+        path, elements, first, [&](std::size_t index, T&& value) {
+          store_values(first + index, std::span<T>(&value, 1));
+          had[index] = true;
+        });
+    element_runs missing;
+    for (std::size_t i = 0; i < had.size(); ++i) {
+      if (had[i]) {
+        ++journal->settled;
+      } else if (!missing.empty() && missing.back().second == i) {
+        ++missing.back().second;
+      } else {
+        missing.emplace_back(i, i + 1);
+      }
+    }
+    journal_ = std::move(journal);
+    if (missing.empty()) {
+      (void)journal_->sync();  // nothing to compute: the call is done
+    }
+    return missing;
+  }
+
+  /// A journal write that failed (the results stay; their records are
+  /// missing), taken to be thrown once: where rank 0 reads results.
+  std::exception_ptr journal_error;
 
   /// The value of `task` if it is in; null while it is not, or when it
   /// failed. One look-up: what reading in order costs per element.
@@ -129,6 +188,45 @@ class result_table final : public result_sink<T> {
     states_.grow_to(count);
   }
 
+  /// The values of tasks [first, first + values.size()), moved from.
+  void store_values(std::size_t first, std::span<T> values) {
+    grow_to(first + values.size());
+    // A run of this table's storage at a time.
+    for (std::size_t done = 0; done < values.size();) {
+      const std::span<T> run = values_.run(first + done, values.size() - done);
+      std::move(values.begin() + static_cast<std::ptrdiff_t>(done),
+                values.begin() + static_cast<std::ptrdiff_t>(done + run.size()),
+                run.begin());
+      for (state& s : states_.run(first + done, run.size())) {
+        s = state::value;
+      }
+      done += run.size();
+    }
+  }
+
+  /// `settled` more of the journal's tasks settled, their values recorded:
+  /// the records are written, and once every task is settled the journal
+  /// is synced. A write that fails is kept in journal_error (the results
+  /// come in all the same: throwing here would lose them).
+  void journal_written(std::size_t settled) noexcept {
+    if (!journal_) {
+      return;
+    }
+    try {
+      journal_->write();
+    } catch (...) {
+      if (!journal_error) {
+        journal_error = std::current_exception();
+      }
+    }
+    journal_->settled += settled;
+    if (settled > 0 && journal_->settled == journal_->count()) {
+      // Failing, it is synced again when the Map goes; a crash before then
+      // loses only work.
+      (void)journal_->sync();
+    }
+  }
+
   /// What this table's own storage holds of `task`.
   [[nodiscard]] state own(std::size_t task) const noexcept {
     return task < states_.size() ? states_[task] : state::pending;
@@ -161,6 +259,9 @@ class result_table final : public result_sink<T> {
   std::unordered_map<std::size_t, std::exception_ptr> errors_;
   std::vector<lent_run> lent_;
   std::size_t last_lent_ = 0;  // where lent_at looks first
+  // The journal of the call it covers (rank 0, with Options::journal); its
+  // `settled` counts that call's tasks settled.
+  std::unique_ptr<pprocess::detail::map_journal<T>> journal_;
 };
 
 }  // namespace detail
@@ -175,6 +276,8 @@ class Map {
   explicit Map(Session& session, Options options = {})
       : core_(&detail::session_access::core(session)),
         root_(core_->rank() == 0),
+        // Rank 0's alone; the local Maps that compute get none.
+        journal_(std::exchange(options.journal, {})),
         options_(checked(options)),
         table_(std::make_shared<detail::result_table<T>>()) {}
 
@@ -184,6 +287,7 @@ class Map {
       release();
       core_ = other.core_;
       root_ = other.root_;
+      journal_ = std::move(other.journal_);
       options_ = other.options_;
       table_ = std::move(other.table_);
     }
@@ -195,18 +299,33 @@ class Map {
 
   /// Collective: starts `fn(element)` for each element of `sequence`, which
   /// every rank holds alike.
+  ///
+  /// With Options::journal, rank 0 keeps each result of this call in that
+  /// file (on rank 0; other ranks ignore the option) as it comes in, and
+  /// takes the results the file holds from it: only the other elements are
+  /// handed out (docs/mpi.md). The journal covers one such call. A journal
+  /// rank 0 cannot open or use (see docs/journal.md, "Errors"), or a second
+  /// journaled call, ends the job (MPI_Abort) with the message, as a
+  /// mismatched call does.
   template <class F, class Range>
   Map& operator()(F&& fn, Range&& sequence) {
     using element = std::decay_t<std::ranges::range_reference_t<Range>>;
     std::vector<element> elements(std::ranges::begin(sequence),
                                   std::ranges::end(sequence));
     const std::size_t first = table_->tasks;
+    detail::element_runs runs;
+    if (root_ && !journal_.empty()) {
+      runs = open_journal(std::span<const element>(elements), first);
+    } else if (!elements.empty()) {
+      runs.emplace_back(0, elements.size());
+    }
     table_->tasks += elements.size();
     auto c = std::make_shared<detail::pmap_call<T, std::decay_t<F>, element>>(
         *core_, options_, sink(), std::decay_t<F>(std::forward<F>(fn)),
-        std::move(elements), first);
+        std::move(elements), first, std::move(runs));
     enlist(std::move(c));
     core_->serve_until([] { return true; });  // the first pieces go out now
+    throw_journal_error();
     return *this;
   }
 
@@ -229,13 +348,16 @@ class Map {
   /// @throws RemoteError, ProcessError that task's failure (what() names
   ///         the rank and host that ran it)
   /// @throws Error `index` ≥ size(); on another rank, after serving rank 0
-  ///         until it is done: the results are on rank 0
+  ///         until it is done: the results are on rank 0; a journal write
+  ///         failed (once; the results stay, only their records are
+  ///         missing)
   const T& operator[](std::size_t index) {
     if (!root_) {
       detail::serve_calls(*core_, table_->calls);
       throw Error("mpi::Map: the results are on rank 0; this is rank " +
                   std::to_string(core_->rank()));
     }
+    throw_journal_error();
     if (index >= size()) {
       throw Error("mpi::Map: index " + std::to_string(index) + " ≥ size " +
                   std::to_string(size()));
@@ -245,6 +367,7 @@ class Map {
     }
     if (!table_->settled(index)) {
       core_->serve_until([&] { return table_->settled(index); });
+      throw_journal_error();
     }
     return table_->get(index);
   }
@@ -282,11 +405,43 @@ class Map {
           "mpi::Map: a Map keeps one result per task; continuous processes "
           "are not supported by pprocess::mpi");
     }
-    if (!options.journal.empty()) {
-      throw Error("mpi::Map: Options::journal (" + options.journal.string() +
-                  ") is not supported over MPI yet");
-    }
     return options;
+  }
+
+  /// Rank 0: opens the journal for the call over `elements` (tasks from
+  /// `first` on); returns the runs of elements still to compute. A journal
+  /// that cannot be used ends the job: the other ranks are in the call
+  /// already, and an exception on rank 0 alone would leave them waiting.
+  template <class E>
+  detail::element_runs open_journal(std::span<const E> elements,
+                                    std::size_t first) {
+    const std::string journal = "the journal " + journal_.string();
+    std::string problem;
+    if constexpr (!serializable<E>) {
+      problem = journal +
+                " needs serializable elements (a record names its element by "
+                "a fingerprint of its bytes); " +
+                std::string(pprocess::detail::type_name<E>()) + " is not";
+    } else if constexpr (pprocess::detail::max_batch<T> !=
+                         static_cast<std::size_t>(-1)) {
+      problem = journal + " cannot keep results of type " +
+                std::string(pprocess::detail::type_name<T>()) +
+                ": they hold descriptors (SharedArray)";
+    } else {
+      try {
+        return table_->open_journal(journal_, elements, first);
+      } catch (const std::exception& e) {
+        problem = e.what();
+      }
+    }
+    core_->abort_job("mpi::Map: " + problem);
+    return {};  // not reached (g++ does not see [[noreturn]] through virtual)
+  }
+
+  void throw_journal_error() {
+    if (table_->journal_error) [[unlikely]] {
+      std::rethrow_exception(std::exchange(table_->journal_error, nullptr));
+    }
   }
 
   detail::result_sink<T>* sink() { return root_ ? table_.get() : nullptr; }
@@ -304,6 +459,7 @@ class Map {
 
   detail::session_core* core_;
   bool root_;
+  std::filesystem::path journal_;  // Options::journal (used on rank 0)
   Options options_;
   std::shared_ptr<detail::result_table<T>> table_;
 };

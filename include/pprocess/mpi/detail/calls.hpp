@@ -355,18 +355,27 @@ class shared_call : public call {
   std::deque<running> running_;
 };
 
+/// Runs [first, last) of a pmap's elements, in order.
+using element_runs = std::deque<std::pair<std::size_t, std::size_t>>;
+
 /// pmap (and Map(fn, range)): every rank holds the same elements; rank 0
 /// hands out ranges, guided: large at first, shrinking toward the end.
 template <class T, class F, class E>
 class pmap_call final : public shared_call<T> {
  public:
+  /// `runs`: the elements rank 0 hands out (all of them, or those its
+  /// journal does not hold); other ranks ignore it.
   pmap_call(session_core& core, Options options, result_sink<T>* sink, F fn,
-            std::vector<E> elements, std::size_t first_task)
+            std::vector<E> elements, std::size_t first_task, element_runs runs)
       : shared_call<T>(core, options, sink),
         fn_(std::move(fn)),
         elements_(std::make_shared<std::vector<E>>(std::move(elements))),
         first_task_(first_task),
-        missing_(elements_->size()) {
+        runs_(std::move(runs)) {
+    for (const auto& [first, last] : runs_) {
+      unassigned_ += last - first;
+    }
+    missing_ = unassigned_;
     const std::string count = std::to_string(elements_->size());
     this->signature = signature_of(
         {"pmap", typeid(F).name(), typeid(T).name(), typeid(E).name(), count});
@@ -378,7 +387,7 @@ class pmap_call final : public shared_call<T> {
 
   std::optional<piece> next_piece(std::size_t room, std::size_t capacity,
                                   std::size_t total) override {
-    const std::size_t remaining = elements_->size() - handed_out_;
+    const std::size_t remaining = unassigned_;
     if (remaining == 0 || room < capacity) {
       return std::nullopt;
     }
@@ -394,8 +403,15 @@ class pmap_call final : public shared_call<T> {
       }
       size = std::clamp<std::size_t>(size, 1, remaining);
     }
-    const piece p{handed_out_, handed_out_ + size, capacity};
-    handed_out_ += size;
+    // Cut from the first run: a piece is consecutive elements.
+    auto& [first, last] = runs_.front();
+    size = std::min(size, last - first);
+    const piece p{first, first + size, capacity};
+    first += size;
+    if (first == last) {
+      runs_.pop_front();
+    }
+    unassigned_ -= size;
     return p;
   }
 
@@ -431,8 +447,9 @@ class pmap_call final : public shared_call<T> {
   F fn_;
   std::shared_ptr<std::vector<E>> elements_;
   std::size_t first_task_;
-  std::size_t handed_out_ = 0;
-  std::size_t missing_;
+  element_runs runs_;           // rank 0: not handed out yet
+  std::size_t unassigned_ = 0;  // elements in runs_
+  std::size_t missing_ = 0;     // rank 0: results not in yet
   double per_element_ns_ = 0;
 };
 

@@ -9,6 +9,7 @@
 //   extra    rank 0 makes one pmap call more than the others
 //   manage   rank 2 makes fewer managed calls than the others
 //   killed   rank 1 is killed (SIGKILL) while the job runs
+//   journal  rank 0 cannot create the pmap's journal (Options::journal)
 
 #include <signal.h>
 
@@ -96,8 +97,17 @@ int main(int argc, char* argv[]) {
       for (int r : results)
         sum += r;
     }
+  } else if (std::strcmp(fault, "journal") == 0) {
+    auto results = pprocess::mpi::pmap(
+        session, slow_square, iota(100),
+        {.journal = "/proc/pprocess-no-such-directory/journal"});
+    if (session.root()) {
+      for (int r : results)
+        sum += r;
+    }
   } else {
-    std::fprintf(stderr, "usage: %s type|count|extra|manage|killed\n", argv[0]);
+    std::fprintf(stderr, "usage: %s type|count|extra|manage|killed|journal\n",
+                 argv[0]);
     return 2;
   }
   if (session.root()) {

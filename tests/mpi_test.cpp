@@ -457,6 +457,18 @@ double cpu_seconds() {
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+// Options the ranks do not carry are refused on every rank alike, before
+// anything collective happens.
+TEST(MpiOptions, WhatTheRanksDoNotCarryIsRefused) {
+  pprocess::Options watched;
+  watched.on_event = [](const pprocess::Event&) {};
+  EXPECT_THROW(pprocess::mpi::Map<int>(*session, watched), pprocess::Error);
+  EXPECT_THROW(pprocess::mpi::Queue<int>(*session, {.progress = true}),
+               pprocess::Error);
+  EXPECT_THROW(pprocess::mpi::Map<int>(*session, {.continuous = true}),
+               pprocess::Error);
+}
+
 TEST(MpiSession, ARankWaitingForRankZeroSleeps) {
   auto results = pprocess::mpi::pmap(*session, [](int x) { return x; },
                                      iota(10), {.limit = 1});

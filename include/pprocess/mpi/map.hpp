@@ -400,12 +400,7 @@ class Map {
 
  private:
   static Options checked(Options options) {
-    if (options.continuous) {
-      throw Error(
-          "mpi::Map: a Map keeps one result per task; continuous processes "
-          "are not supported by pprocess::mpi");
-    }
-    return options;
+    return detail::supported(std::move(options), "mpi::Map");
   }
 
   /// Rank 0: opens the journal for the call over `elements` (tasks from

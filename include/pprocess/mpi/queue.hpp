@@ -121,12 +121,7 @@ class Queue {
 
  private:
   static Options checked(Options options) {
-    if (options.continuous) {
-      throw Error(
-          "mpi::Queue: continuous processes are not supported by "
-          "pprocess::mpi");
-    }
-    return options;
+    return detail::supported(std::move(options), "mpi::Queue");
   }
 
   friend iterator;

@@ -119,6 +119,24 @@ class local_map : public pprocess::Map<T> {
   std::size_t parts_first_task_ = 0;
 };
 
+/// `options` for a Map or Queue of pprocess::mpi (`who`), refused where
+/// they ask for what the ranks do not carry: an error, never an option
+/// silently dropped.
+inline Options supported(Options options, const std::string& who) {
+  if (options.continuous) {
+    throw Error(who +
+                ": continuous processes are not supported by pprocess::mpi");
+  }
+  if (options.on_event || options.progress) {
+    // Each rank's local Map would tell of its own tasks, numbered its own
+    // way, on its own stderr.
+    throw Error(who +
+                ": Options::on_event and progress are not supported by "
+                "pprocess::mpi yet");
+  }
+  return options;
+}
+
 /// A hash of the strings that name a call (kind, types, sizes): what every
 /// rank's call must agree on.
 inline std::uint64_t signature_of(

@@ -989,10 +989,13 @@ WHY_MISSED = [
      "then the scan goes a run of storage at a time (Map::settled_count, "
      "value_count), the elements are shared with the pool (Exchange::start_parts) "
      "and rank 0 stores its own results as they come (0.83x in the run of "
-     "2026-12-02). What remains is the second result table, about 5 MB of fresh "
-     "pages for 1M ints, and the pass that moves the results into it: the next "
-     "step would be for rank 0's mpi::Map to read its own pieces' results from "
-     "the local Map where they are. With elements that do work (the 50 µs row) "
+     "2026-12-02, 03:42). Then rank 0's mpi::Map stopped copying its own "
+     "pieces' results: it reads them in the local Map where they are (lent "
+     "runs; 0.89x at 05:52, the rank's own CPU 33 against 29 ms), and reading "
+     "in order goes through a window of those values that lie together, a "
+     "compare per element instead of a look-up: about 1.0x, the rank's CPU "
+     "equal to pprocess::pmap's, in interleaved runs since. With elements "
+     "that do work (the 50 µs row) "
      "the difference disappears."),
     ("pprocess::mpi pmap on one rank (-np 1), 10k",
      "Both sides run the same local pool; the rank's own CPU per run (in the "

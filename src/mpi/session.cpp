@@ -387,18 +387,23 @@ bool mpi_session::step() {
 void mpi_session::idle(unsigned rounds) {
   // A few quick turns first (a message may be on its way), then sleeps
   // that double up to a millisecond: an idle rank costs next to nothing.
-  if (rounds < 4) {
+  // Alone, no message can come: it waits on its processes at once, as
+  // pprocess::pmap would.
+  const bool alone = size_ == 1;
+  if (rounds < 4 && !alone) {
     std::this_thread::yield();
     return;
   }
   for (auto& [seq, e] : calls_) {
     if (e.c->busy()) {
       const std::shared_ptr<call> c = e.c;
-      c->drive(std::chrono::milliseconds(1));  // poll() on its processes
+      // poll() on its processes
+      c->drive(std::chrono::milliseconds(alone ? 100 : 1));
       return;
     }
   }
-  const long micros = std::min(1000L, 16L << std::min(rounds - 4, 6U));
+  const unsigned doublings = std::min(rounds >= 4 ? rounds - 4 : 0U, 6U);
+  const long micros = std::min(1000L, 16L << doublings);
   const timespec pause{0, micros * 1000};
   ::nanosleep(&pause, nullptr);
 }

@@ -139,8 +139,15 @@ class result_table final : public result_sink<T> {
   /// missing), taken to be thrown once: where rank 0 reads results.
   std::exception_ptr journal_error;
 
+  /// The value of `task` if it lies in the window of lent values found
+  /// last: reading in order costs a subtraction and a compare per element.
+  [[nodiscard]] const T* in_window(std::size_t task) const noexcept {
+    const std::size_t k = task - window_first_;  // task < first wraps around
+    return k < window_size_ ? window_ + k : nullptr;
+  }
+
   /// The value of `task` if it is in; null while it is not, or when it
-  /// failed. One look-up: what reading in order costs per element.
+  /// failed.
   [[nodiscard]] const T* value_at(std::size_t task) noexcept {
     switch (own(task)) {
       case state::value: return &values_[task];
@@ -152,7 +159,16 @@ class result_table final : public result_sink<T> {
     if (run == nullptr || task - run->first >= run->settled) {
       return nullptr;
     }
-    return &run->local->value_of(run->local_first + (task - run->first));
+    // The values from here on that lie together in the local Map's storage
+    // (settled, not failed; they never move) make the next window.
+    const std::size_t offset = task - run->first;
+    const std::size_t at = run->local_first + offset;
+    const std::span<T> together =
+        run->local->value_run(at, run->settled - offset);
+    window_first_ = task;
+    window_size_ = run->local->value_count(at, together.size());
+    window_ = together.data();
+    return &run->local->value_of(at);
   }
   [[nodiscard]] bool settled(std::size_t task) noexcept {
     return own(task) == state::error || value_at(task) != nullptr;
@@ -259,6 +275,11 @@ class result_table final : public result_sink<T> {
   std::unordered_map<std::size_t, std::exception_ptr> errors_;
   std::vector<lent_run> lent_;
   std::size_t last_lent_ = 0;  // where lent_at looks first
+  // Lent values in place, tasks [window_first_, window_first_ +
+  // window_size_) (see in_window).
+  std::size_t window_first_ = 0;
+  std::size_t window_size_ = 0;
+  const T* window_ = nullptr;
   // The journal of the call it covers (rank 0, with Options::journal); its
   // `settled` counts that call's tasks settled.
   std::unique_ptr<pprocess::detail::map_journal<T>> journal_;
@@ -358,12 +379,15 @@ class Map {
                   std::to_string(core_->rank()));
     }
     throw_journal_error();
+    if (const T* value = table_->in_window(index)) {
+      return *value;  // reading rank 0's own results in order
+    }
     if (index >= size()) {
       throw Error("mpi::Map: index " + std::to_string(index) + " ≥ size " +
                   std::to_string(size()));
     }
     if (const T* value = table_->value_at(index)) {
-      return *value;  // in already: the common case, one look-up
+      return *value;  // in already: one look-up
     }
     if (!table_->settled(index)) {
       core_->serve_until([&] { return table_->settled(index); });

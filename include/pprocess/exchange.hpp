@@ -396,9 +396,10 @@ class Exchange {
   /// Runs `fn(element)` for every element in a pool of processes forked now,
   /// in ranges sized adaptively (or by Options::chunksize); the results come
   /// back as detail::batch<T> frames, to be read in store_data() for the
-  /// tasks batch_of() names.
+  /// tasks batch_of() names. The pool's processes read `elements` in their
+  /// copies of memory.
   template <class T, class F, class E>
-  void start_batches(F fn, std::vector<E> elements);
+  void start_batches(F fn, std::shared_ptr<std::vector<E>> elements);
   /// The same for the elements in `runs` only (ascending, disjoint ranges
   /// [first, last) of offsets): every element still gets its task, but the
   /// others never run, and their owner settles them (a Map that took their
@@ -580,11 +581,9 @@ auto Exchange::manage(F&& fn) {
 }
 
 template <class T, class F, class E>
-void Exchange::start_batches(F fn, std::vector<E> elements) {
-  if (!elements.empty()) {
-    add_batch_job<T>(std::move(fn),
-                     std::make_shared<std::vector<E>>(std::move(elements)),
-                     false);
+void Exchange::start_batches(F fn, std::shared_ptr<std::vector<E>> elements) {
+  if (!elements->empty()) {
+    add_batch_job<T>(std::move(fn), std::move(elements), false);
   }
 }
 

@@ -462,7 +462,7 @@ def targets(results):
     value, note = paired_ratio(results, "pprocess/raytracer_paired")
     if value is not None:
         value, note = 1 / value, note + " (the pmap time over the sequential one, inverted)"
-    add("the ray tracer of make demo, 640 × 480: pmap over its rows (limit 2) vs sequential",
+    add("the ray tracer of make demo, 1024 × 768: pmap over its rows (limit 2) vs sequential",
         value, note, "≥ 1.8 ×")
     value, note = journal_cost(results)
     add("pmap with a journal: cost per element", value, note, NO_TARGET)
